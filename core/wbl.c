@@ -1,0 +1,47 @@
+/*
+ * wbl.c - luaopen_wbl_core: one table with a sub-table per family
+ * (fd, proc, ns, mount, fs, nl), each also loadable as "wbl.core.NAME",
+ * plus errno constants and the version.
+ */
+#include <errno.h>
+
+#include "wbl.h"
+
+static const luaL_Reg families[] = {
+    {"fd", wbl_open_fd},       {"fs", wbl_open_fs}, {"mount", wbl_open_mount},
+    {"nl", wbl_open_nl},       {"ns", wbl_open_ns}, {"proc", wbl_open_proc},
+    {NULL, NULL}};
+
+#define E(name) {#name, name}
+static const struct {
+  const char *name;
+  int value;
+} errnos[] = {E(E2BIG),     E(EACCES),    E(EADDRINUSE), E(EAGAIN),
+              E(EBADF),     E(EBUSY),     E(ECHILD),     E(EEXIST),
+              E(EFAULT),    E(EINTR),     E(EINVAL),     E(EIO),
+              E(EISDIR),    E(ELOOP),     E(EMFILE),     E(ENAMETOOLONG),
+              E(ENODEV),    E(ENOENT),    E(ENOEXEC),    E(ENOMEM),
+              E(ENOSPC),    E(ENOSYS),    E(ENOTDIR),    E(ENOTEMPTY),
+              E(ENOTSUP),   E(ENXIO),     E(EOPNOTSUPP), E(EPERM),
+              E(EROFS),     E(ESRCH),     E(ETXTBSY),    E(EXDEV),
+              {NULL, 0}};
+
+int luaopen_wbl_core(lua_State *L)
+{
+  lua_newtable(L);
+  for (const luaL_Reg *f = families; f->name; f++) {
+    lua_pushfstring(L, "wbl.core.%s", f->name);
+    luaL_requiref(L, lua_tostring(L, -1), f->func, 0);
+    lua_setfield(L, -3, f->name);
+    lua_pop(L, 1);
+  }
+  lua_newtable(L);
+  for (int i = 0; errnos[i].name; i++) {
+    lua_pushinteger(L, errnos[i].value);
+    lua_setfield(L, -2, errnos[i].name);
+  }
+  lua_setfield(L, -2, "errno");
+  lua_pushliteral(L, WBL_VERSION);
+  lua_setfield(L, -2, "version");
+  return 1;
+}

@@ -1,0 +1,60 @@
+/*
+ * wbl.h - shared helpers of the wbl C core.
+ *
+ * The core is policy-free: every binding does one system call (or one
+ * small, fixed sequence of them) and reports failure the way Lua's io
+ * library does: fail (nil), "what: strerror", errno.  Bad arguments raise.
+ */
+#ifndef WBL_H
+#define WBL_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#define WBL_VERSION "0.1.0"
+#define WBL_FD "wbl.fd"
+#define WBL_NL "wbl.nl"
+
+/* A name -> flag table entry, ended by { NULL, 0 }. */
+typedef struct {
+  const char *name;
+  unsigned long flag;
+} wbl_Flag;
+
+/* Push fail, "what: strerror(errno)", errno; return 3.  Saves errno first. */
+int wbl_fail(lua_State *L, const char *what);
+/* Same, for an explicit error number. */
+int wbl_failn(lua_State *L, int en, const char *what);
+/* Same, with a printf-like description of what failed. */
+int wbl_failf(lua_State *L, const char *fmt, ...);
+/* ok ? true : wbl_fail(what) */
+int wbl_result(lua_State *L, int ok, const char *what);
+
+/* Flags given as "a,b,c", { "a", "b" }, or an integer; unknown names raise. */
+unsigned long wbl_checkflags(lua_State *L, int arg, const wbl_Flag *names);
+unsigned long wbl_optflags(lua_State *L, int arg, const wbl_Flag *names,
+                           unsigned long def);
+
+/* An fd argument: a wbl.fd userdata or a non-negative integer. */
+int wbl_checkfd(lua_State *L, int arg);
+/* Push a new wbl.fd owning fd. */
+void wbl_pushfd(lua_State *L, int fd);
+
+/* A NULL-terminated string array from a Lua sequence (argv, envp).
+ * The memory lives in a userdata left on the stack. */
+char **wbl_checkargv(lua_State *L, int arg);
+/* env given as a table: sequence of "K=V" or map K -> V. */
+char **wbl_checkenv(lua_State *L, int arg);
+
+/* Family openers: each pushes one table. */
+int wbl_open_fd(lua_State *L);
+int wbl_open_proc(lua_State *L);
+int wbl_open_ns(lua_State *L);
+int wbl_open_mount(lua_State *L);
+int wbl_open_fs(lua_State *L);
+int wbl_open_nl(lua_State *L);
+int wbl_open_cgroup(lua_State *L);
+
+int luaopen_wbl_core(lua_State *L);
+
+#endif
