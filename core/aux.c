@@ -144,3 +144,19 @@ char **wbl_checkenv(lua_State *L, int arg)
   lua_remove(L, out); /* the userdata stays, holding the strings */
   return v;
 }
+
+unsigned int wbl_optmode(lua_State *L, int arg, unsigned int def)
+{
+  if (lua_isnoneornil(L, arg))
+    return def;
+  if (lua_type(L, arg) == LUA_TSTRING) { /* Lua has no octal literals: "0755" */
+    const char *s = lua_tostring(L, arg);
+    char *end;
+    unsigned long m = strtoul(s, &end, 8);
+    luaL_argcheck(L, *s && *end == 0 && m <= 07777, arg, "bad octal mode");
+    return (unsigned int)m;
+  }
+  lua_Integer m = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, m >= 0 && m <= 07777, arg, "bad mode");
+  return (unsigned int)m;
+}

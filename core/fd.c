@@ -59,7 +59,7 @@ static int fd_open(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
   int flags = (int)wbl_optflags(L, 2, open_flags, O_RDONLY);
-  mode_t mode = (mode_t)luaL_optinteger(L, 3, 0644);
+  mode_t mode = (mode_t)wbl_optmode(L, 3, 0644);
   int fd = open(path, flags | O_CLOEXEC, mode);
   if (fd < 0)
     return wbl_failf(L, "open %s", path);

@@ -20,7 +20,7 @@
 static int fs_mkdir(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
-  mode_t mode = (mode_t)luaL_optinteger(L, 2, 0755);
+  mode_t mode = (mode_t)wbl_optmode(L, 2, 0755);
   if (mkdir(path, mode) < 0)
     return wbl_failf(L, "mkdir %s", path);
   lua_pushboolean(L, 1);
@@ -36,7 +36,7 @@ static int fs_mkdir_p(lua_State *L)
 {
   size_t n;
   const char *path = luaL_checklstring(L, 1, &n);
-  mode_t mode = (mode_t)luaL_optinteger(L, 2, 0755);
+  mode_t mode = (mode_t)wbl_optmode(L, 2, 0755);
   char buf[PATH_MAX];
   luaL_argcheck(L, n > 0 && n < sizeof buf, 1, "bad path length");
   memcpy(buf, path, n + 1);
@@ -111,7 +111,7 @@ static int fs_write_file(lua_State *L)
   size_t len;
   const char *data = luaL_checklstring(L, 2, &len);
   int flags = (int)wbl_optflags(L, 3, write_flags, O_CREAT | O_TRUNC);
-  mode_t mode = (mode_t)luaL_optinteger(L, 4, 0644);
+  mode_t mode = (mode_t)wbl_optmode(L, 4, 0644);
   int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | flags, mode);
   if (fd < 0)
     return wbl_failf(L, "open %s", path);
@@ -234,7 +234,7 @@ static int fs_mknod(lua_State *L)
   mode_t t = typev[luaL_checkoption(L, 2, NULL, types)];
   unsigned int maj = (unsigned int)luaL_optinteger(L, 3, 0);
   unsigned int min = (unsigned int)luaL_optinteger(L, 4, 0);
-  mode_t mode = (mode_t)luaL_optinteger(L, 5, 0666);
+  mode_t mode = (mode_t)wbl_optmode(L, 5, 0666);
   if (mknod(path, t | mode, makedev(maj, min)) < 0)
     return wbl_failf(L, "mknod %s", path);
   lua_pushboolean(L, 1);
@@ -293,7 +293,8 @@ static int fs_getcwd(lua_State *L)
 static int fs_chmod(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
-  mode_t mode = (mode_t)luaL_checkinteger(L, 2);
+  mode_t mode = (mode_t)wbl_optmode(L, 2, 0);
+  luaL_checkany(L, 2);
   if (chmod(path, mode) < 0)
     return wbl_failf(L, "chmod %s", path);
   lua_pushboolean(L, 1);

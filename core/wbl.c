@@ -22,7 +22,7 @@ static const struct {
               E(EISDIR),    E(ELOOP),     E(EMFILE),     E(ENAMETOOLONG),
               E(ENODEV),    E(ENOENT),    E(ENOEXEC),    E(ENOMEM),
               E(ENOSPC),    E(ENOSYS),    E(ENOTDIR),    E(ENOTEMPTY),
-              E(ENOTSUP),   E(ENXIO),     E(EOPNOTSUPP), E(EPERM),
+              E(ENOTSUP),   E(ENOTTY),    E(ENXIO),     E(EOPNOTSUPP), E(EPERM),
               E(EROFS),     E(ESRCH),     E(ETXTBSY),    E(EXDEV),
               {NULL, 0}};
 

@@ -35,6 +35,9 @@ unsigned long wbl_checkflags(lua_State *L, int arg, const wbl_Flag *names);
 unsigned long wbl_optflags(lua_State *L, int arg, const wbl_Flag *names,
                            unsigned long def);
 
+/* A mode: an integer or an octal string such as "0755". */
+unsigned int wbl_optmode(lua_State *L, int arg, unsigned int def);
+
 /* An fd argument: a wbl.fd userdata or a non-negative integer. */
 int wbl_checkfd(lua_State *L, int arg);
 /* Push a new wbl.fd owning fd. */

@@ -1,0 +1,149 @@
+--- Command-line parsing, docker style: options first, then COMMAND [ARG...].
+-- Options stop at `--` or at the first argument that is not an option, so
+-- `run.lua sh -c 'ls -l'` hands `-c` to sh.  Short flags combine (`-ti`),
+-- values go as `-e K=V`, `-eK=V`, `--env K=V` or `--env=K=V`.
+--
+-- An option is a table:
+--   { "e", "env", arg = "KEY=VAL", list = true, help = "...",
+--     check = function(value) return normalised | nil, message end }
+-- `check` runs on every value before anything is created, so a bad value
+-- is reported (exit 125) without side effects.
+local M = {}
+
+local function key(o) return (o[2] or o[1]):gsub("-", "_") end
+
+local function find(spec, name, long)
+  for _, o in ipairs(spec) do
+    if (long and o[2] == name) or (not long and o[1] == name) then return o end
+  end
+end
+
+local function label(o)
+  return o[2] and ("--" .. o[2]) or ("-" .. o[1])
+end
+
+--- Parse argv (a sequence) against spec.
+-- @return opts (keyed by long name, dashes as underscores), command (a
+--   sequence, maybe empty); or nil, message
+function M.parse(spec, argv)
+  local opts, cmd = {}, {}
+  for _, o in ipairs(spec) do
+    if o.list then opts[key(o)] = {} elseif o.default ~= nil then opts[key(o)] = o.default end
+  end
+  local function set(o, v)
+    if o.arg then
+      if o.check then
+        local nv, msg = o.check(v)
+        if nv == nil then return nil, ("%s %s: %s"):format(label(o), v, msg) end
+        v = nv
+      end
+    else
+      v = true
+    end
+    if o.list then table.insert(opts[key(o)], v) else opts[key(o)] = v end
+    return true
+  end
+  local i, n = 1, #argv
+  while i <= n do
+    local a = argv[i]
+    if a == "--" then
+      i = i + 1
+      break
+    elseif a:sub(1, 2) == "--" then
+      local name, val = a:match("^%-%-([^=]+)=(.*)$")
+      name = name or a:sub(3)
+      local o = find(spec, name, true)
+      if not o then return nil, "unknown option " .. a end
+      if o.arg and val == nil then
+        i = i + 1
+        val = argv[i]
+        if val == nil then return nil, ("option %s needs a value (%s)"):format(label(o), o.arg) end
+      elseif not o.arg and val ~= nil then
+        return nil, ("option %s takes no value"):format(label(o))
+      end
+      local ok, msg = set(o, val)
+      if not ok then return nil, msg end
+    elseif a:sub(1, 1) == "-" and #a > 1 then
+      local j = 2
+      while j <= #a do
+        local c = a:sub(j, j)
+        local o = find(spec, c, false)
+        if not o then return nil, ("unknown option -%s"):format(c) end
+        if o.arg then
+          local val = a:sub(j + 1)
+          if val == "" then
+            i = i + 1
+            val = argv[i]
+            if val == nil then return nil, ("option %s needs a value (%s)"):format(label(o), o.arg) end
+          end
+          local ok, msg = set(o, val)
+          if not ok then return nil, msg end
+          break
+        end
+        set(o)
+        j = j + 1
+      end
+    else
+      break
+    end
+    i = i + 1
+  end
+  for k = i, n do cmd[#cmd + 1] = argv[k] end
+  return opts, cmd
+end
+
+--- The help text of a spec.
+function M.help(usage, spec, footer)
+  local lines = { "usage: " .. usage, "", "Options:" }
+  for _, o in ipairs(spec) do
+    local names = (o[1] and ("-" .. o[1] .. ", ") or "    ") .. (o[2] and ("--" .. o[2]) or "")
+    if o.arg then names = names .. " " .. o.arg end
+    lines[#lines + 1] = ("  %-28s %s"):format(names, o.help or "")
+  end
+  if footer then lines[#lines + 1] = "" ; lines[#lines + 1] = footer end
+  return table.concat(lines, "\n") .. "\n"
+end
+
+-- Value checks shared by options.
+local check = {}
+M.check = check
+
+function check.env(v)
+  if v == "" or v:sub(1, 1) == "=" then return nil, "expected KEY=VALUE or KEY" end
+  return v
+end
+
+function check.hostname(v)
+  if #v == 0 or #v > 64 then return nil, "must be 1 to 64 characters" end
+  if not v:match("^[%w][%w%.%-]*$") then return nil, "letters, digits, '.' and '-' only" end
+  return v
+end
+
+function check.name(v)
+  if #v > 64 or not v:match("^[%w][%w_%.%-]*$") then
+    return nil, "must match [a-zA-Z0-9][a-zA-Z0-9_.-]* (at most 64)"
+  end
+  return v
+end
+
+function check.abspath(v)
+  if v:sub(1, 1) ~= "/" then return nil, "must be an absolute path" end
+  return v
+end
+
+--- The options of scripts/run.lua.  Other modules add theirs to this
+-- table (cgroup limits, images, networks), so --help lists them all.
+M.run = {
+  { "h", "help", help = "print this help and exit" },
+  { nil, "name", arg = "NAME", check = check.name,
+    help = "the container's name (default: a random id)" },
+  { nil, "rootfs", arg = "DIR", help = "the root file system (default: the busybox root)" },
+  { nil, "hostname", arg = "NAME", check = check.hostname, help = "the hostname (default: the id)" },
+  { "e", "env", arg = "KEY=VAL", list = true, check = check.env,
+    help = "set an environment variable (KEY alone: the host's value)" },
+  { "w", "workdir", arg = "DIR", check = check.abspath, help = "working directory inside (default /)" },
+  { "i", "interactive", help = "keep stdin attached (otherwise /dev/null)" },
+  { "t", "tty", help = "the command runs at your terminal (stdin must be one)" },
+}
+
+return M

@@ -1,0 +1,159 @@
+--- Processes: spawn a child in new namespaces that waits for the parent's
+-- go, exec a command with a PATH search, wait while forwarding signals.
+local core = require "wbl.core"
+local P, E = core.proc, core.errno
+
+local M = {}
+
+--- Signals wbl passes on to the container's PID 1 (SIGCHLD ends the wait).
+M.forwarded = { "SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH" }
+local waited = { "SIGCHLD" }
+for _, s in ipairs(M.forwarded) do waited[#waited + 1] = s end
+
+M.default_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+--- The exit status a shell would give for an exec failure.
+function M.exec_status(errno)
+  if errno == E.ENOENT or errno == E.ENOTDIR then return 127 end
+  if errno == E.EACCES or errno == E.ENOEXEC or errno == E.EPERM or errno == E.EISDIR then
+    return 126
+  end
+  return 125
+end
+
+--- exec argv with env (a map), searching env.PATH when argv[1] has no '/'.
+-- Returns only on failure: nil, message, errno, exit status (127 / 126).
+function M.exec(argv, env)
+  local list = {}
+  for k, v in pairs(env or {}) do list[#list + 1] = k .. "=" .. v end
+  table.sort(list)
+  local file = argv[1]
+  if file == nil or file == "" then return nil, "no command given", E.ENOENT, 127 end
+  io.stdout:flush()
+  if file:find("/", 1, true) then
+    local _, msg, en = P.execve(file, argv, list)
+    return nil, msg, en, M.exec_status(en)
+  end
+  local denied
+  for dir in ((env and env.PATH) or M.default_path):gmatch("[^:]+") do
+    local _, msg, en = P.execve(dir .. "/" .. file, argv, list)
+    if en == E.EACCES then
+      denied = denied or { msg, en }
+    elseif en ~= E.ENOENT and en ~= E.ENOTDIR then
+      return nil, msg, en, M.exec_status(en)
+    end
+  end
+  if denied then return nil, denied[1], denied[2], 126 end
+  return nil, ("%s: executable file not found in $PATH"):format(file), E.ENOENT, 127
+end
+
+--- The exit status of a wait result: the code, or 128+N for signal N.
+function M.exit_status(how, code)
+  if how == "exited" then return code end
+  if how == "killed" then return 128 + code end
+  return 125
+end
+
+local Child = {}
+Child.__index = Child
+
+--- Clone a child into the namespaces ns (e.g. "mnt,pid,uts,ipc,net").
+-- The child blocks until child:go(); then it runs fn().  If fn raises,
+-- the child prints the error and exits with its code (125 by default).
+-- The forwarded signals stay blocked in the parent until child:wait().
+-- opts.cgroup_fd: start the child inside that cgroup (v2, clone3).
+function M.spawn(ns, fn, opts)
+  opts = opts or {}
+  local r, w, pipe_errno = core.fd.pipe()
+  if not r then return nil, w, pipe_errno end
+  local old = assert(P.sigprocmask("block", waited))
+  io.stdout:flush()
+  io.stderr:flush()
+  local pid, msg, en = P.clone(ns, opts.cgroup_fd)
+  if not pid then
+    r:close()
+    w:close()
+    P.sigprocmask("set", old)
+    return nil, msg, en
+  end
+  if pid == 0 then
+    w:close()
+    P.sigprocmask("set", old)
+    P.prctl("pdeathsig", "SIGKILL") -- wbl killed: the container goes too
+    local go = r:read(1)
+    r:close()
+    if go ~= "g" then P._exit(125) end -- the parent gave up (or died)
+    local ok, err = xpcall(fn, function(e)
+      local wbl = require "wbl"
+      if wbl.is_error(e) then return e end
+      return debug.traceback(tostring(e), 2)
+    end)
+    local code = 125
+    if ok then
+      code = 0
+    else
+      io.stderr:write("wbl: ", tostring(err), "\n")
+      if type(err) == "table" and err.code then code = err.code end
+    end
+    io.stdout:flush()
+    io.stderr:flush()
+    P._exit(code)
+  end
+  r:close()
+  return setmetatable({ pid = pid, sync = w, mask = old }, Child)
+end
+
+--- Let the child run.
+function Child:go()
+  local ok, msg, en = self.sync:write("g")
+  self.sync:close()
+  if not ok then return nil, msg, en end
+  return true
+end
+
+--- Wait for the child, passing on the forwarded signals.
+-- @return how ("exited" or "killed"), code
+function Child:wait()
+  local pid = self.pid
+  while true do
+    local sig, msg, en = P.sigwait(waited)
+    if not sig then
+      self:restore()
+      return nil, msg, en
+    end
+    if sig == P.signals.SIGCHLD then
+      local p, how, code = P.waitpid(pid, "nohang")
+      if p == pid then
+        self.status = { how, code }
+        self:restore()
+        return how, code
+      elseif p == nil then
+        self:restore()
+        return nil, how, code
+      end
+    else
+      P.kill(pid, sig)
+    end
+  end
+end
+
+--- Give up on a child: it never runs its function; it is killed and reaped.
+function Child:abort()
+  self.sync:close()
+  if not self.status then
+    P.kill(self.pid, "SIGKILL")
+    P.waitpid(self.pid)
+    self.status = { "killed", P.signals.SIGKILL }
+  end
+  self:restore()
+end
+
+--- Restore the signal mask the parent had before spawn.
+function Child:restore()
+  if self.mask then
+    P.sigprocmask("set", self.mask)
+    self.mask = nil
+  end
+end
+
+return M

@@ -1,0 +1,103 @@
+--- Small helpers shared by the library: paths, random ids, serialisation.
+local core = require "wbl.core"
+local fs = core.fs
+
+local M = {}
+
+function M.dirname(p)
+  local d = p:match("^(.*)/[^/]*$")
+  if d == nil then return "." end
+  if d == "" then return "/" end
+  return d
+end
+
+function M.join(a, b)
+  if b:sub(1, 1) == "/" then b = b:sub(2) end
+  if a:sub(-1) == "/" then return a .. b end
+  return a .. "/" .. b
+end
+
+function M.exists(p) return fs.lstat(p) ~= nil end
+
+function M.isdir(p)
+  local st = fs.stat(p)
+  return st ~= nil and st.type == "directory"
+end
+
+--- n random bytes as hex (from the kernel).
+function M.random_hex(nbytes)
+  local s = assert(fs.read_file("/proc/sys/kernel/random/uuid")):gsub("[^%x]", "")
+  while #s < nbytes * 2 do
+    s = s .. assert(fs.read_file("/proc/sys/kernel/random/uuid")):gsub("[^%x]", "")
+  end
+  return s:sub(1, nbytes * 2)
+end
+
+--- rm -rf that never follows symlinks and never crosses into a mount
+-- (a mount point gives EBUSY at rmdir, which is reported).
+function M.rm_rf(path)
+  local st = fs.lstat(path)
+  if not st then return true end
+  if st.type == "directory" then
+    local names, msg, en = fs.readdir(path)
+    if not names then return nil, msg, en end
+    for _, name in ipairs(names) do
+      local ok, m, e = M.rm_rf(path .. "/" .. name)
+      if not ok then return nil, m, e end
+    end
+    return fs.rmdir(path)
+  end
+  return fs.unlink(path)
+end
+
+local function ser(v, indent, out)
+  local t = type(v)
+  if t == "string" then
+    out[#out + 1] = string.format("%q", v)
+  elseif t == "number" or t == "boolean" or t == "nil" then
+    out[#out + 1] = tostring(v)
+  elseif t == "table" then
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = k end
+    table.sort(keys, function(a, b)
+      if type(a) == type(b) then return a < b end
+      return type(a) == "number"
+    end)
+    out[#out + 1] = "{\n"
+    for _, k in ipairs(keys) do
+      out[#out + 1] = indent .. "  "
+      if type(k) == "string" and k:match("^[%a_][%w_]*$") then
+        out[#out + 1] = k
+      else
+        out[#out + 1] = "["
+        ser(k, "", out)
+        out[#out + 1] = "]"
+      end
+      out[#out + 1] = " = "
+      ser(v[k], indent .. "  ", out)
+      out[#out + 1] = ",\n"
+    end
+    out[#out + 1] = indent .. "}"
+  else
+    error("cannot serialise a " .. t)
+  end
+end
+
+--- A table as Lua source ("return { ... }"), readable by M.unserialise.
+function M.serialise(v)
+  local out = { "return " }
+  ser(v, "", out)
+  out[#out + 1] = "\n"
+  return table.concat(out)
+end
+
+--- Load what M.serialise wrote, in an empty environment.
+function M.unserialise(s, name)
+  local f, err = load(s, "=" .. (name or "state"), "t", {})
+  if not f then return nil, err end
+  local ok, v = pcall(f)
+  if not ok then return nil, v end
+  return v
+end
+
+return M

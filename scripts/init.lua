@@ -1,0 +1,32 @@
+-- scripts/init.lua: the container side.  run.lua calls this in the
+-- cloned child (PID 1 of its PID namespace, alone in new mount, UTS, IPC,
+-- network and cgroup namespaces) once the host side has said go.  Each
+-- line is one step; reorder, skip or add steps here.  A failing step
+-- stops the container with exit status 125 and names itself.
+local wbl = require "wbl"
+local c = ...
+-- Load every module before pivot_root: after it, the host's files
+-- (this library among them) are out of reach.
+local step, rootfs, net, proc = wbl.step, wbl.rootfs, wbl.net, wbl.proc
+
+-- Nothing mounted from here on may reach the host.
+step("make mounts private", rootfs.make_private())
+
+-- The root, and the kernel file systems inside it.
+step("bind the root " .. c.root, rootfs.bind_root(c.root))
+step("mount /proc", rootfs.mount_proc(c.root))
+step("mount /sys", rootfs.mount_sys(c.root))
+step("mount /dev", rootfs.mount_dev(c.root))
+step("mount /tmp", rootfs.mount_tmp(c.root))
+
+-- Into the root; the host's root is detached.
+step("pivot_root " .. c.root, rootfs.pivot(c.root))
+
+-- Who we are and what we see.
+step("hostname", wbl.core.ns.sethostname(c.hostname))
+step("loopback", net.loopback_up())
+if not c.interactive then step("stdin", rootfs.stdin_null()) end
+step("workdir " .. c.workdir, rootfs.workdir(c.workdir))
+
+-- Become the command (127: not found, 126: not runnable).
+step("exec " .. c.argv[1], proc.exec(c.argv, c.env))

@@ -1,0 +1,70 @@
+-- scripts/run.lua: run a command in a new container.
+--
+--   wbl scripts/run.lua [OPTIONS] [--] COMMAND [ARG...]
+--
+-- This is the host side, read top to bottom: parse the options, describe
+-- the container, clone a child into new namespaces (it waits for our go),
+-- put it where it belongs, let it go, wait, tear down.  What happens
+-- inside the container is in init.lua, next to this file.
+local wbl = require "wbl"
+local step = wbl.step
+
+local here = arg[0]:match("^(.*)/[^/]*$") or "."
+local usage = "wbl scripts/run.lua [OPTIONS] [--] COMMAND [ARG...]"
+
+-- 1. Options.  Bad values are reported before anything is created.
+local opts, cmd = wbl.args.parse(wbl.args.run, arg)
+if not opts then
+  io.stderr:write("wbl: ", cmd, "\n", "Try: wbl scripts/run.lua --help\n")
+  os.exit(125)
+end
+if opts.help then
+  io.stdout:write(wbl.args.help(usage, wbl.args.run,
+    "Exit status: the command's; 128+N if killed by signal N; 125 if wbl\n" ..
+    "failed; 126 if COMMAND cannot be run; 127 if it is not found."))
+  os.exit(0)
+end
+if #cmd == 0 then
+  io.stderr:write("wbl: no command given\nusage: ", usage, "\n")
+  os.exit(125)
+end
+
+local c = wbl.container.new(opts)
+c.argv = cmd
+c.root = opts.rootfs or wbl.container.default_rootfs()
+c.workdir = opts.workdir or "/"
+c.interactive = opts.interactive
+c.env = wbl.container.environment(opts, c)
+
+local function main()
+  -- 2. Checks that need no side effects.
+  if opts.tty then step("-t", wbl.container.check_tty()) end
+  step("rootfs", wbl.container.check_root(c.root))
+
+  -- 3. The state directory: from here on, teardown undoes what was made.
+  step("state", c:create())
+
+  -- 4. The child, in new namespaces, blocked until we say go; there it
+  --    runs init.lua, which ends by exec'ing the command as PID 1.
+  local init = step("load init.lua", loadfile(here .. "/init.lua"))
+  local child = step("clone", wbl.proc.spawn(wbl.container.namespaces(), function()
+    return init(c)
+  end))
+  c:defer("stop the container", function() child:abort(); return true end)
+  step("state", c:set_pid(child.pid))
+
+  -- 5. Go, and wait: signals to wbl are passed on to the container's PID 1.
+  step("start", child:go())
+  return wbl.proc.exit_status(step("wait", child:wait()))
+end
+
+local ok, status = xpcall(main, function(e)
+  if wbl.is_error(e) then return e end
+  return debug.traceback(tostring(e), 2)
+end)
+if not ok then io.stderr:write("wbl: ", wbl.describe(status), "\n") end
+
+-- 6. Teardown, on every path.
+local done, err = c:teardown()
+if not done then io.stderr:write("wbl: teardown: ", err, "\n") end
+os.exit(ok and status or 125)
