@@ -1,0 +1,106 @@
+-- spec/helper.lua: loaded by busted before every spec file.
+--
+-- As root, the whole spec run first moves into new mount, network and UTS
+-- namespaces (ljsyscall's test.lua does the same), with / made private
+-- recursively: a spec's mounts, links, bridges and NAT rules can never
+-- reach the host, and whatever a failing spec leaves dies with the run.
+-- Cgroups are not namespaced this way: specs use unique names and clean up.
+local core = require "wbl.core"
+
+local H = {}
+H.root = core.proc.getuid() == 0
+H.top = core.fs.getcwd()
+H.wbl = H.top .. "/build/wbl"
+H.rootfs = os.getenv("WBL_ROOTFS") or (H.top .. "/rootfs/busybox")
+
+if H.root and core.ns.gethostname() ~= "wbl-spec" then
+  assert(core.ns.unshare("mnt,net,uts"))
+  assert(core.mount.mount(nil, "/", nil, "rec,private"))
+  -- A tmpfs over the state directory: this run's container states only.
+  core.fs.mkdir_p("/run/wbl", "0700")
+  assert(core.mount.mount("tmpfs", "/run/wbl", "tmpfs", "nosuid,nodev", "mode=0700"))
+  require("wbl.net").loopback_up()
+  core.ns.sethostname("wbl-spec")
+end
+H.isolated = core.ns.gethostname() == "wbl-spec"
+
+--- Quote a string for sh.
+function H.q(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+--- Run a shell command line; return stdout, stderr and the exit status.
+function H.sh(cmdline, input)
+  local errf = os.tmpname()
+  local inf
+  if input then
+    inf = os.tmpname()
+    local f = assert(io.open(inf, "w"))
+    f:write(input)
+    f:close()
+    cmdline = cmdline .. " <" .. inf
+  end
+  local p = assert(io.popen(cmdline .. " 2>" .. errf, "r"))
+  local out = p:read("a")
+  local _, how, code = p:close()
+  local f = assert(io.open(errf))
+  local err = f:read("a")
+  f:close()
+  os.remove(errf)
+  if inf then os.remove(inf) end
+  if how == "signal" then code = 128 + code end
+  return out, err, code
+end
+
+--- Run build/wbl with arguments (a list): stdout, stderr, status.
+function H.wbl_run(args, input)
+  local parts = { H.q(H.wbl) }
+  for _, a in ipairs(args) do parts[#parts + 1] = H.q(a) end
+  return H.sh(table.concat(parts, " "), input)
+end
+
+--- `wbl scripts/run.lua ARGS...`
+function H.run(args, input)
+  local a = { H.top .. "/scripts/run.lua" }
+  for _, x in ipairs(args) do a[#a + 1] = x end
+  return H.wbl_run(a, input)
+end
+
+--- The mount table as a sorted string (mount ids and propagation peers
+-- removed), for before/after comparisons.
+function H.mounts()
+  local lines = {}
+  for l in assert(core.fs.read_file("/proc/self/mountinfo")):gmatch("[^\n]+") do
+    lines[#lines + 1] = l
+  end
+  table.sort(lines)
+  return table.concat(lines, "\n")
+end
+
+--- Run fn in a forked child; return how it ended ("exited", code).
+-- The child's fn returns an exit code (or true for 0); an error gives 99.
+function H.in_child(fn, ns)
+  local pid = assert(core.proc.clone(ns))
+  if pid == 0 then
+    local ok, r = pcall(fn)
+    io.stdout:flush()
+    io.stderr:flush()
+    if not ok then
+      io.stderr:write(tostring(r), "\n")
+      core.proc._exit(99)
+    end
+    core.proc._exit(r == true and 0 or tonumber(r) or 0)
+  end
+  local _, how, code = core.proc.waitpid(pid)
+  return how, code
+end
+
+--- it() for cases that need root; pending (with the reason) otherwise.
+function H.it_priv(name, fn)
+  if H.root then return it(name, fn) end
+  return pending(name .. " (needs root)")
+end
+
+package.loaded["spec.helper"] = H
+_G.H = H
+return H

@@ -1,0 +1,57 @@
+local util = require "wbl.util"
+local wbl = require "wbl"
+
+describe("wbl.util #unit", function()
+  it("serialises and loads back nested tables with odd strings", function()
+    local t = { id = "a\"b\n", n = 42, list = { "x", "y z", "" }, nested = { ok = true, ["k-1"] = 1 } }
+    assert.same(t, util.unserialise(util.serialise(t)))
+  end)
+
+  it("loads state in an empty environment", function()
+    local v, err = util.unserialise("return os.exit(1)")
+    assert.is_nil(v)
+    assert.matches("os", err)
+  end)
+
+  it("splits paths", function()
+    assert.equal("/a/b", util.dirname("/a/b/c"))
+    assert.equal("/", util.dirname("/a"))
+    assert.equal(".", util.dirname("a"))
+    assert.equal("/r/etc", util.join("/r", "/etc"))
+    assert.equal("/r/etc", util.join("/r/", "etc"))
+  end)
+
+  it("makes random ids of the asked length", function()
+    local a, b = util.random_hex(6), util.random_hex(6)
+    assert.equal(12, #a)
+    assert.matches("^%x+$", a)
+    assert.not_equal(a, b)
+  end)
+
+  it("rm_rf removes a tree and does not follow symlinks", function()
+    local d = os.tmpname()
+    os.remove(d)
+    assert(wbl.core.fs.mkdir_p(d .. "/a/b"))
+    local keep = os.tmpname()
+    assert(wbl.core.fs.symlink(keep, d .. "/a/link"))
+    assert(wbl.core.fs.write_file(d .. "/a/b/f", "x"))
+    assert.is_true(util.rm_rf(d))
+    assert.is_false(util.exists(d))
+    assert.is_true(util.exists(keep))
+    os.remove(keep)
+  end)
+end)
+
+describe("wbl errors #unit", function()
+  it("names the step, the message and the errno", function()
+    local ok, e = pcall(wbl.step, "mount /proc", nil, "mount proc on /x: Permission denied", wbl.core.errno.EPERM)
+    assert.is_false(ok)
+    assert.is_true(wbl.is_error(e))
+    assert.equal(125, e.code)
+    assert.equal("mount /proc: mount proc on /x: Permission denied (EPERM)", tostring(e))
+  end)
+
+  it("passes results through on success", function()
+    assert.same({ 1, 2 }, { wbl.step("x", 1, 2) })
+  end)
+end)
