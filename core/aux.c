@@ -134,7 +134,9 @@ char **wbl_checkenv(lua_State *L, int arg)
     } else {
       if (lua_type(L, -2) != LUA_TSTRING)
         luaL_argerror(L, arg, "env keys must be strings");
-      lua_pushfstring(L, "%s=%s", lua_tostring(L, -2), luaL_tolstring(L, -1, NULL));
+      int kidx = lua_gettop(L) - 1;
+      const char *v = luaL_tolstring(L, -1, NULL);
+      lua_pushfstring(L, "%s=%s", lua_tostring(L, kidx), v);
       lua_remove(L, -2);
     }
     lua_rawseti(L, out, ++k);

@@ -95,10 +95,23 @@ function H.in_child(fn, ns)
   return how, code
 end
 
+-- busted's it/pending live in the spec file's environment, not in _G:
+-- take them from the caller's _ENV.
+local function caller_env()
+  local f = debug.getinfo(3, "f").func
+  for i = 1, 255 do
+    local name, val = debug.getupvalue(f, i)
+    if not name then break end
+    if name == "_ENV" then return val end
+  end
+  return _G
+end
+
 --- it() for cases that need root; pending (with the reason) otherwise.
 function H.it_priv(name, fn)
-  if H.root then return it(name, fn) end
-  return pending(name .. " (needs root)")
+  local env = caller_env()
+  if H.root then return env.it(name, fn) end
+  return env.pending(name .. " (needs root)")
 end
 
 package.loaded["spec.helper"] = H

@@ -1,0 +1,277 @@
+-- The core's primitives, each proven by what the kernel then shows.
+local core = require "wbl.core"
+local P, ns, fs, E = core.proc, core.ns, core.fs, core.errno
+
+local function tmpdir()
+  local d = os.tmpname()
+  os.remove(d)
+  assert(fs.mkdir(d, "0700"))
+  return d
+end
+
+describe("wbl.core.proc #priv", function()
+  H.it_priv("clone into a new PID namespace makes the child PID 1", function()
+    local r, w = assert(core.fd.pipe())
+    local pid = assert(P.clone("pid"))
+    if pid == 0 then
+      w:write(tostring(P.getpid()))
+      P._exit(0)
+    end
+    w:close()
+    assert.equal("1", r:read())
+    assert.same({ pid, "exited", 0 }, { P.waitpid(pid) })
+  end)
+
+  it("fork + waitpid decodes exit codes and signals", function()
+    local pid = assert(P.fork())
+    if pid == 0 then P._exit(42) end
+    assert.same({ pid, "exited", 42 }, { P.waitpid(pid) })
+    pid = assert(P.fork())
+    if pid == 0 then
+      P.kill(P.getpid(), "SIGKILL")
+      P._exit(0)
+    end
+    local p, how, sig = P.waitpid(pid)
+    assert.equal(pid, p)
+    assert.equal("killed", how)
+    assert.equal(P.signals.SIGKILL, sig)
+  end)
+
+  it("execve passes argv and env intact", function()
+    local r, w = assert(core.fd.pipe())
+    local pid = assert(P.fork())
+    if pid == 0 then
+      w:dup2(1)
+      P.execve("/bin/sh", { "sh", "-c", 'printf "%s|%s|%s" "$1" "$2" "$X"', "sh", "a b", "" },
+        { X = "é ü" })
+      P._exit(127)
+    end
+    w:close()
+    assert.equal("a b||é ü", r:read())
+    assert.same({ pid, "exited", 0 }, { P.waitpid(pid) })
+  end)
+
+  it("exec failures return nil, message, errno", function()
+    local ok, msg, en = P.execve("/nonexistent/x", { "x" }, {})
+    assert.is_nil(ok)
+    assert.equal(E.ENOENT, en)
+    assert.matches("/nonexistent/x", msg)
+  end)
+
+  it("sigwait returns a blocked signal sent to us, and kill names signals", function()
+    local old = assert(P.sigprocmask("block", { "SIGUSR1" }))
+    assert(P.kill(P.getpid(), "USR1"))
+    local sig, from = P.sigwait({ "SIGUSR1" }, 1000)
+    P.sigprocmask("set", old)
+    assert.equal(P.signals.SIGUSR1, sig)
+    assert.equal(P.getpid(), from)
+    local none, _, en = P.sigwait({ "SIGUSR2" }, 10)
+    assert.is_nil(none)
+    assert.equal(E.EAGAIN, en)
+  end)
+
+  it("prctl sets a parent-death signal that really fires", function()
+    local r, w = assert(core.fd.pipe())
+    local mid = assert(P.fork())
+    if mid == 0 then
+      r:close()
+      local ready_r, ready_w = assert(core.fd.pipe())
+      local pid = assert(P.fork())
+      if pid == 0 then
+        w:close()
+        assert(P.prctl("pdeathsig", "SIGKILL"))
+        ready_w:write("ready")
+        ready_w:close()
+        P.sigprocmask("block", { "SIGUSR2" })
+        P.sigwait({ "SIGUSR2" }) -- blocks until killed
+        P._exit(0)
+      end
+      ready_w:close()
+      assert(ready_r:read() == "ready") -- pdeathsig is set before we die
+      w:write(tostring(pid) .. " ")
+      w:close()
+      P._exit(0) -- the parent dies: the grandchild gets SIGKILL
+    end
+    w:close()
+    local out = ""
+    repeat
+      local s = r:read()
+      out = out .. s
+    until s == ""
+    P.waitpid(mid)
+    local gpid = tonumber(out:match("^(%d+)"))
+    assert.truthy(gpid)
+    -- reparented to init (or a subreaper); it must be gone soon: poll /proc
+    local gone = false
+    for _ = 1, 200 do
+      local st = fs.read_file("/proc/" .. gpid .. "/stat")
+      if not st or st:match("%) ([ZX])") then gone = true break end
+      P.sigwait({ "SIGUSR2" }, 10)
+    end
+    assert.is_true(gone)
+  end)
+end)
+
+describe("wbl.core.ns #priv", function()
+  H.it_priv("a new UTS namespace has its own hostname", function()
+    local host = ns.gethostname()
+    local r, w = assert(core.fd.pipe())
+    local how, code = H.in_child(function()
+      assert(ns.sethostname("wbl-inner-uts"))
+      w:write(ns.gethostname())
+      return 0
+    end, "uts")
+    w:close()
+    assert.same({ "exited", 0 }, { how, code })
+    assert.equal("wbl-inner-uts", r:read())
+    assert.equal(host, ns.gethostname())
+  end)
+
+  H.it_priv("namespace identities differ from ours after clone, and setns joins", function()
+    local r, w = assert(core.fd.pipe())
+    local sync_r, sync_w = assert(core.fd.pipe())
+    local pid = assert(P.clone("uts,net,ipc"))
+    if pid == 0 then
+      w:close()
+      ns.sethostname("wbl-setns")
+      sync_w:write("x")
+      r:read() -- until the parent closes
+      P._exit(0)
+    end
+    sync_w:close()
+    assert.equal("x", sync_r:read(1))
+    for _, name in ipairs { "uts", "net", "ipc" } do
+      assert.not_equal((ns.id(0, name)), (ns.id(pid, name)))
+    end
+    assert.equal((ns.id(0, "pid")), (ns.id(pid, "pid")))
+    -- setns into the child's UTS namespace from a forked helper
+    local out_r, out_w = assert(core.fd.pipe())
+    local how = H.in_child(function()
+      assert(ns.setns("/proc/" .. pid .. "/ns/uts", "uts"))
+      out_w:write(ns.gethostname())
+      return 0
+    end)
+    out_w:close()
+    assert.equal("exited", how)
+    assert.equal("wbl-setns", out_r:read())
+    w:close()
+    P.waitpid(pid)
+  end)
+
+  H.it_priv("a new network namespace has only lo, down until set up", function()
+    local r, w = assert(core.fd.pipe())
+    local how, code = H.in_child(function()
+      local before = fs.read_file("/sys/class/net/lo/operstate")
+      w:write(table.concat(fs.readdir("/proc/self/net/dev_snmp6") or {}, ","))
+      return before and 0 or 1
+    end, "net,mnt")
+    w:close()
+    assert.same({ "exited", 0 }, { how, code })
+    assert.equal("lo", r:read())
+    local ok, msg, en = ns.setns("/proc/1/ns/nonexistent")
+    assert.is_nil(ok)
+    assert.equal(E.ENOENT, en)
+    assert.matches("nonexistent", msg)
+  end)
+end)
+
+describe("wbl.core.mount #priv", function()
+  H.it_priv("a mount made in a private mount namespace is invisible outside", function()
+    local d = tmpdir()
+    local before = H.mounts()
+    local r, w = assert(core.fd.pipe())
+    local how, code = H.in_child(function()
+      assert(core.mount.mount(nil, "/", nil, "rec,private"))
+      assert(core.mount.mount("tmpfs", d, "tmpfs", "nosuid,nodev", "size=1m"))
+      assert(fs.write_file(d .. "/inside", "x"))
+      w:write(fs.read_file("/proc/self/mountinfo"):find(d, 1, true) and "seen" or "missing")
+      return 0
+    end, "mnt")
+    w:close()
+    assert.same({ "exited", 0 }, { how, code })
+    assert.equal("seen", r:read())
+    assert.is_nil(fs.stat(d .. "/inside"))
+    assert.equal(before, H.mounts())
+    fs.rmdir(d)
+  end)
+
+  H.it_priv("pivot_root makes the new root / and detaches the old one", function()
+    local root = tmpdir()
+    local r, w = assert(core.fd.pipe())
+    local how, code = H.in_child(function()
+      assert(core.mount.mount(nil, "/", nil, "rec,private"))
+      assert(core.mount.mount("tmpfs", root, "tmpfs", nil, "size=1m"))
+      assert(fs.write_file(root .. "/marker", "new root"))
+      assert(fs.chdir(root))
+      assert(core.mount.pivot_root(".", "."))
+      assert(core.mount.umount2(".", "detach"))
+      assert(fs.chdir("/"))
+      w:write(fs.read_file("/marker") .. "|" .. table.concat(fs.readdir("/"), ",") .. "|" ..
+        tostring(fs.stat("/etc") ~= nil))
+      return 0
+    end, "mnt")
+    w:close()
+    assert.same({ "exited", 0 }, { how, code })
+    assert.equal("new root|marker|false", r:read())
+    fs.rmdir(root)
+  end)
+
+  H.it_priv("mount errors name the target and the errno", function()
+    local ok, msg, en = core.mount.mount("none", "/nonexistent/wbl", "tmpfs")
+    assert.is_nil(ok)
+    assert.equal(E.ENOENT, en)
+    assert.matches("/nonexistent/wbl", msg)
+    ok, msg, en = core.mount.pivot_root("/nonexistent", "/nonexistent")
+    assert.is_nil(ok)
+    assert.truthy(en)
+    assert.matches("pivot_root /nonexistent", msg)
+    assert.has_error(function() core.mount.mount(nil, "/x", nil, "bogus") end)
+  end)
+end)
+
+describe("wbl.core.fs and fd #unit", function()
+  it("mkdir_p makes every component and accepts existing ones", function()
+    local d = tmpdir()
+    assert.is_true(fs.mkdir_p(d .. "/a/b/c", "0750"))
+    assert.equal("directory", fs.stat(d .. "/a/b/c").type)
+    assert.equal(tonumber("750", 8), fs.stat(d .. "/a/b/c").mode)
+    assert.is_true(fs.mkdir_p(d .. "/a/b/c"))
+    assert(fs.write_file(d .. "/f", "x"))
+    local ok, _, en = fs.mkdir_p(d .. "/f/g")
+    assert.is_nil(ok)
+    assert.equal(E.ENOTDIR, en)
+    require("wbl.util").rm_rf(d)
+  end)
+
+  it("write_file writes exactly and reports the kernel's errno", function()
+    local d = tmpdir()
+    assert.is_true(fs.write_file(d .. "/f", "abc\0def"))
+    assert.equal("abc\0def", fs.read_file(d .. "/f"))
+    assert.is_true(fs.write_file(d .. "/f", "++", "append"))
+    assert.equal("abc\0def++", fs.read_file(d .. "/f"))
+    local ok, msg, en = fs.write_file(d, "x")
+    assert.is_nil(ok)
+    assert.equal(E.EISDIR, en)
+    assert.matches(d, msg, 1, true)
+    ok, _, en = fs.write_file(d .. "/missing", "x", "")
+    assert.is_nil(ok)
+    assert.equal(E.ENOENT, en)
+    require("wbl.util").rm_rf(d)
+  end)
+
+  it("fds close once, by __close, and report use after close", function()
+    local r, w = assert(core.fd.pipe())
+    do
+      local w2 <close> = w
+      assert.equal(3, w2:write("abc"))
+    end
+    assert.equal("wbl.fd (closed)", tostring(w))
+    assert.is_true(w:close())
+    assert.equal("abc", r:read())
+    assert.equal("", r:read())
+    assert.has_error(function() w:write("x") end)
+    local n = r:release()
+    assert.is_number(n)
+    assert.is_true(core.fd.close(n))
+  end)
+end)
