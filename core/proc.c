@@ -92,9 +92,10 @@ execve(path, argv, env).  Returns only on failure.
 static int proc_execve(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
-  char **argv = wbl_checkargv(L, 2);
+  lua_settop(L, 3); /* argv and env arrays are pushed above the arguments */
   extern char **environ;
-  char **envp = lua_isnoneornil(L, 3) ? environ : wbl_checkenv(L, 3);
+  char **envp = lua_isnil(L, 3) ? environ : wbl_checkenv(L, 3);
+  char **argv = wbl_checkargv(L, 2);
   execve(path, argv, envp);
   return wbl_failf(L, "exec %s", path);
 }
@@ -106,9 +107,10 @@ execvpe(file, argv, env): PATH searched in the current environment.
 static int proc_execvp(lua_State *L)
 {
   const char *file = luaL_checkstring(L, 1);
-  char **argv = wbl_checkargv(L, 2);
+  lua_settop(L, 3); /* argv and env arrays are pushed above the arguments */
   extern char **environ;
-  char **envp = lua_isnoneornil(L, 3) ? environ : wbl_checkenv(L, 3);
+  char **envp = lua_isnil(L, 3) ? environ : wbl_checkenv(L, 3);
+  char **argv = wbl_checkargv(L, 2);
   execvpe(file, argv, envp);
   return wbl_failf(L, "exec %s", file);
 }

@@ -114,6 +114,55 @@ function H.it_priv(name, fn)
   return env.pending(name .. " (needs root)")
 end
 
+--- Start `wbl scripts/run.lua ARGS...` in the background, its stdout on a
+-- pipe.  Returns { pid = wbl's pid, out = read end }.
+function H.start(args)
+  local r, w = assert(core.fd.pipe())
+  local argv = { H.wbl, H.top .. "/scripts/run.lua" }
+  for _, a in ipairs(args) do argv[#argv + 1] = a end
+  local pid = assert(core.proc.fork())
+  if pid == 0 then
+    pcall(function()
+      w:dup2(1)
+      core.proc.execve(H.wbl, argv)
+    end)
+    core.proc._exit(127)
+  end
+  w:close()
+  return { pid = pid, out = r }
+end
+
+--- Read a line from a started wbl's stdout (waits at most ms).
+function H.read_line(job, ms)
+  job.buf = job.buf or ""
+  while not job.buf:find("\n") do
+    if not job.out:wait(ms or 10000) then return nil, "timeout" end
+    local s = job.out:read()
+    if s == "" then return nil, "eof" end
+    job.buf = job.buf .. s
+  end
+  local line, rest = job.buf:match("^([^\n]*)\n(.*)$")
+  job.buf = rest
+  return line
+end
+
+--- Wait for a started wbl; its exit status (128+N if killed by N).
+function H.wait(job)
+  local _, how, code = core.proc.waitpid(job.pid)
+  job.out:close()
+  return how == "exited" and code or 128 + code
+end
+
+--- The saved state of a container (nil if none).
+function H.state(name)
+  return require("wbl.container").load("/run/wbl/" .. name)
+end
+
+--- A unique container name for a spec.
+function H.name(prefix)
+  return (prefix or "spec") .. "-" .. require("wbl.util").random_hex(4)
+end
+
 package.loaded["spec.helper"] = H
 _G.H = H
 return H

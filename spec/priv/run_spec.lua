@@ -1,0 +1,210 @@
+-- scripts/run.lua as a user runs it: exit codes, arguments, options,
+-- signals, errors, and a host left exactly as it was.
+local core = require "wbl.core"
+local fs = core.fs
+
+local function run(...) return H.run({ ... }) end
+
+describe("scripts/run.lua #priv", function()
+  H.it_priv("runs the command as PID 1 of its own namespaces", function()
+    local out, err, code = run("--", "sh", "-c", "echo $$; for n in pid uts mnt net; do readlink /proc/1/ns/$n; done")
+    assert.equal(0, code, err)
+    local lines = {}
+    for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+    assert.equal("1", lines[1])
+    for i, name in ipairs { "pid", "uts", "mnt", "net" } do
+      local ino = assert(core.ns.id(0, name))
+      assert.matches("^" .. name .. ":%[%d+%]$", lines[i + 1])
+      assert.not_equal(name .. ":[" .. ino .. "]", lines[i + 1], name .. " namespace is the host's")
+    end
+  end)
+
+  H.it_priv("passes the command's exit status, 128+N for signal N", function()
+    assert.equal(0, select(3, run("true")))
+    assert.equal(42, select(3, run("sh", "-c", "exit 42")))
+    -- PID 1 ignores signals it has no handler for; a child of it does not
+    assert.equal(137, select(3, run("sh", "-c", "sh -c 'kill -KILL $$'; exit $?")))
+  end)
+
+  H.it_priv("gives 127 for a command not found and 126 for one that cannot run", function()
+    local _, err, code = run("no-such-command")
+    assert.equal(127, code)
+    assert.matches("no%-such%-command", err)
+    _, err, code = run("/etc/passwd")
+    assert.equal(126, code)
+    assert.matches("/etc/passwd", err)
+    assert.matches("EACCES", err)
+  end)
+
+  H.it_priv("gives 125 with the step, the path and the errno for a bad --rootfs", function()
+    local _, err, code = run("--rootfs", "/nonexistent/wbl-root", "true")
+    assert.equal(125, code)
+    assert.matches("rootfs", err)
+    assert.matches("/nonexistent/wbl%-root", err)
+    assert.matches("ENOENT", err)
+    local empty = os.tmpname()
+    os.remove(empty)
+    assert(fs.mkdir(empty))
+    _, err, code = run("--rootfs", empty, "true")
+    fs.rmdir(empty)
+    assert.equal(127, code, err)
+  end)
+
+  H.it_priv("gives 125 and names the option for bad options", function()
+    local _, err, code = run("--hostname", "no way", "true")
+    assert.equal(125, code)
+    assert.matches("%-%-hostname", err)
+    _, err, code = run("--bogus", "true")
+    assert.equal(125, code)
+    assert.matches("%-%-bogus", err)
+    _, err, code = run()
+    assert.equal(125, code)
+    assert.matches("no command", err)
+  end)
+
+  H.it_priv("keeps arguments intact: spaces, quotes, empty strings, non-ASCII", function()
+    local args = { "a b", "\"q\" 'q'", "", "é ü 日本", "$HOME", "*", "-x" }
+    local cmd = { "sh", "-c", 'for a; do printf "[%s]" "$a"; done', "sh" }
+    for _, a in ipairs(args) do cmd[#cmd + 1] = a end
+    local out, err, code = H.run(cmd)
+    assert.equal(0, code, err)
+    local want = {}
+    for _, a in ipairs(args) do want[#want + 1] = "[" .. a .. "]" end
+    assert.equal(table.concat(want), out)
+  end)
+
+  H.it_priv("sets -e variables, -w the directory, --hostname the hostname", function()
+    local out, err, code = run("-e", "A=1 2", "-e", "B=", "--hostname", "box", "-w", "/srv/x",
+      "sh", "-c", 'echo "$A|$B|$(hostname)|$PWD|$HOSTNAME"')
+    assert.equal(0, code, err)
+    assert.equal("1 2||box|/srv/x|box\n", out)
+    out = run("--name", H.name("hn"), "hostname")
+    assert.matches("^hn%-", out) -- the default hostname is the id
+    assert.not_equal(core.ns.gethostname() .. "\n", out)
+  end)
+
+  H.it_priv("gives stdin only with -i", function()
+    local out = H.run({ "cat" }, "secret\n")
+    assert.equal("", out)
+    out = H.run({ "-i", "cat" }, "secret\n")
+    assert.equal("secret\n", out)
+  end)
+
+  H.it_priv("refuses -t when stdin is not a terminal", function()
+    local _, err, code = H.run({ "-t", "true" }, "")
+    assert.equal(125, code)
+    assert.matches("terminal", err)
+  end)
+
+  H.it_priv("pivots into the root: / is the rootfs, the host root is gone", function()
+    local out, err, code = run("sh", "-c", "ls /; cat /proc/mounts")
+    assert.equal(0, code, err)
+    assert.matches("bin\n", out)
+    assert.is_nil(out:find("/work", 1, true))
+    assert.matches("proc /proc proc rw,nosuid,nodev,noexec", out)
+    assert.matches("sysfs /sys sysfs ro,", out)
+    assert.matches("tmpfs /tmp tmpfs", out)
+    assert.matches("devpts /dev/pts devpts", out)
+  end)
+
+  H.it_priv("gives a small /dev whose devices work", function()
+    local out, err, code = run("sh", "-c",
+      "head -c 4 /dev/zero | od -An -tx1; head -c 16 /dev/urandom | wc -c; echo x > /dev/null && echo null-ok; " ..
+      "ls /dev | tr '\\n' ' '")
+    assert.equal(0, code, err)
+    assert.matches("00 00 00 00", out)
+    assert.matches("16\n", out)
+    assert.matches("null%-ok", out)
+    for _, d in ipairs { "null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm" } do
+      assert.matches(" ?" .. d .. " ", " " .. out)
+    end
+  end)
+
+  H.it_priv("has a network namespace with only lo, up", function()
+    local out, err, code = run("sh", "-c", "cat /proc/net/dev | tail -n +3 | cut -d: -f1; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags")
+    assert.equal(0, code, err)
+    local names = {}
+    for n in out:gmatch("%s*(%w+)\n") do names[#names + 1] = n end
+    assert.equal("lo", names[1])
+    assert.matches("0x9\n", out) -- IFF_UP|IFF_LOOPBACK
+  end)
+
+  H.it_priv("passes SIGTERM and SIGINT to the container's PID 1", function()
+    for sig, code in pairs { SIGTERM = 3, SIGINT = 4 } do
+      local job = H.start({ "sh", "-c", 'trap "exit 3" TERM; trap "exit 4" INT; echo ready; while :; do sleep 0.05; done' })
+      assert.equal("ready", H.read_line(job))
+      assert(core.proc.kill(job.pid, sig))
+      assert.equal(code, H.wait(job))
+    end
+  end)
+
+  H.it_priv("a container dies with a SIGKILLed wbl; cleanup.lua removes its state, twice", function()
+    local name = H.name("kill")
+    local job = H.start({ "--name", name, "sh", "-c", "echo ready; exec sleep 60" })
+    assert.equal("ready", H.read_line(job))
+    local st = assert(H.state(name))
+    local cpid = st.pid
+    assert.truthy(fs.stat("/proc/" .. cpid))
+    assert(core.proc.kill(job.pid, "SIGKILL"))
+    assert.equal(137, H.wait(job))
+    -- the container's PID 1 gets SIGKILL from the kernel (pdeathsig)
+    local gone = false
+    for _ = 1, 500 do
+      local s = fs.read_file("/proc/" .. cpid .. "/stat")
+      if not s or s:match("%) [ZX]") then gone = true break end
+      core.proc.sigwait({ "SIGUSR2" }, 10)
+    end
+    assert.is_true(gone)
+    assert.truthy(fs.stat("/run/wbl/" .. name))
+    local out, err, code = H.wbl_run({ H.top .. "/scripts/cleanup.lua", name })
+    assert.equal(0, code, err)
+    assert.equal(name .. "\n", out)
+    assert.is_nil(fs.stat("/run/wbl/" .. name))
+    out, err, code = H.wbl_run({ H.top .. "/scripts/cleanup.lua" })
+    assert.equal(0, code, err)
+    assert.equal("", out)
+  end)
+
+  H.it_priv("refuses a name in use by a live container", function()
+    local name = H.name("dup")
+    local job = H.start({ "--name", name, "sh", "-c", "echo ready; exec sleep 60" })
+    assert.equal("ready", H.read_line(job))
+    local _, err, code = run("--name", name, "true")
+    assert.equal(125, code)
+    assert.matches("already in use", err)
+    core.proc.kill(job.pid, "SIGKILL")
+    H.wait(job)
+    H.wbl_run({ H.top .. "/scripts/cleanup.lua", name })
+  end)
+
+  H.it_priv("20 runs in a row leave mounts, namespaces, processes and state as they were", function()
+    local mounts = H.mounts()
+    local ours = {}
+    for _, n in ipairs { "mnt", "net", "pid", "uts", "ipc" } do ours[n] = core.ns.id(0, n) end
+    local seen = {}
+    for i = 1, 20 do
+      local args = { "sh", "-c", "readlink /proc/self/ns/pid; sleep 1 & exit " .. (i % 3) }
+      if i % 5 == 0 then args = { "--rootfs", "/nonexistent", "true" } end
+      local out, err, code = H.run(args)
+      if i % 5 == 0 then
+        assert.equal(125, code)
+      else
+        assert.equal(i % 3, code, err)
+        seen[#seen + 1] = out:match("pid:%[(%d+)%]")
+      end
+    end
+    assert.equal(16, #seen)
+    assert.equal(mounts, H.mounts())
+    for n, ino in pairs(ours) do assert.equal(ino, (core.ns.id(0, n))) end
+    -- no process is left in any of the containers' PID namespaces
+    for _, p in ipairs(fs.readdir("/proc")) do
+      if p:match("^%d+$") then
+        local link = fs.readlink("/proc/" .. p .. "/ns/pid")
+        for _, ino in ipairs(seen) do
+          assert.not_equal("pid:[" .. ino .. "]", link, "process " .. p .. " survived")
+        end
+      end
+    end
+    assert.same({}, fs.readdir("/run/wbl"))
+  end)
+end)
