@@ -9,14 +9,14 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -fPIC $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS))
 
-CORE_SRC = core/aux.c core/fd.c core/fs.c core/mount.c core/netlink.c \
-           core/ns.c core/proc.c core/wbl.c
+CORE_SRC = core/aux.c core/fd.c core/fs.c core/inroot.c core/mount.c \
+           core/netlink.c core/ns.c core/overlay.c core/proc.c core/wbl.c
 CORE_OBJ = $(CORE_SRC:core/%.c=build/obj/%.o)
 ROOTFS   = rootfs/busybox
 BUSTED   = lua5.4 /usr/bin/busted
 # Debian packages the project needs to build, run and test.
 DEPS     = build-essential pkg-config lua5.4 liblua5.4-dev libmnl-dev \
-           lua-busted lua-check busybox-static iproute2
+           lua-busted lua-check busybox-static iproute2 tmux
 
 all: build/wbl build/lib/wbl/core.so
 

@@ -1,6 +1,6 @@
 /*
  * wbl.c - luaopen_wbl_core: one table with a sub-table per family
- * (fd, proc, ns, mount, fs, nl), each also loadable as "wbl.core.NAME",
+ * (fd, fs, inroot, mount, nl, ns, overlay, proc), each also loadable as "wbl.core.NAME",
  * plus errno constants and the version.
  */
 #include <errno.h>
@@ -8,8 +8,9 @@
 #include "wbl.h"
 
 static const luaL_Reg families[] = {
-    {"fd", wbl_open_fd},       {"fs", wbl_open_fs}, {"mount", wbl_open_mount},
-    {"nl", wbl_open_nl},       {"ns", wbl_open_ns}, {"proc", wbl_open_proc},
+    {"fd", wbl_open_fd},       {"fs", wbl_open_fs}, {"inroot", wbl_open_inroot},
+    {"mount", wbl_open_mount}, {"nl", wbl_open_nl}, {"ns", wbl_open_ns},
+    {"overlay", wbl_open_overlay}, {"proc", wbl_open_proc},
     {NULL, NULL}};
 
 #define E(name) {#name, name}

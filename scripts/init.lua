@@ -18,6 +18,7 @@ step("mount /proc", rootfs.mount_proc(c.root))
 step("mount /sys", rootfs.mount_sys(c.root))
 step("mount /dev", rootfs.mount_dev(c.root))
 step("mount /tmp", rootfs.mount_tmp(c.root))
+if c.tty then step("mount /dev/console", rootfs.mount_console(c.root)) end
 
 -- Into the root; the host's root is detached.
 step("pivot_root " .. c.root, rootfs.pivot(c.root))

@@ -34,6 +34,7 @@ c.argv = cmd
 c.root = opts.rootfs or wbl.container.default_rootfs()
 c.workdir = opts.workdir or "/"
 c.interactive = opts.interactive
+c.tty = opts.tty
 c.env = wbl.container.environment(opts, c)
 
 local function main()

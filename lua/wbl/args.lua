@@ -131,6 +131,91 @@ function check.abspath(v)
   return v
 end
 
+--- A size in bytes: a number with an optional unit b, k, m or g (either
+-- case, an optional trailing b: 512m, 1.5G, 64kb), as docker takes it.
+function check.size(v)
+  local num, unit = v:match("^(%d+%.?%d*)([bBkKmMgG]?)[bB]?$")
+  if not num or (unit ~= "" and unit:lower() == "b" and v:lower():match("bb$")) then
+    return nil, "expected a size: a number with an optional unit b, k, m or g"
+  end
+  local mult = ({ [""] = 1, b = 1, k = 1024, m = 1024 ^ 2, g = 1024 ^ 3 })[unit:lower()]
+  local n = math.floor(tonumber(num) * mult)
+  if n < 1 then return nil, "must be at least 1 byte" end
+  return n
+end
+
+--- -m/--memory: docker's minimum is 6m.
+function check.memory(v)
+  local n, msg = check.size(v)
+  if not n then return nil, msg end
+  if n < 6 * 1024 * 1024 then return nil, "the minimum memory limit is 6m" end
+  return n
+end
+
+--- --memory-swap: a size (memory plus swap), or -1 for unlimited swap.
+function check.memory_swap(v)
+  if v == "-1" then return -1 end
+  return check.size(v)
+end
+
+--- --cpus: a decimal number of CPUs, at least 0.01 (a 1 ms quota).
+function check.cpus(v)
+  local n = v:match("^%d*%.?%d+$") and tonumber(v)
+  if not n then return nil, "expected a decimal number of CPUs (e.g. 1.5)" end
+  if n < 0.01 then return nil, "must be at least 0.01" end
+  return n
+end
+
+--- An integer in [lo, hi].
+function check.int(lo, hi)
+  return function(v)
+    local n = v:match("^%-?%d+$") and math.tointeger(tonumber(v))
+    if not n then return nil, "expected an integer" end
+    if n < lo or n > hi then return nil, ("must be between %d and %d"):format(lo, hi) end
+    return n
+  end
+end
+
+--- A cpu or memory node list ("0-2,4") whose members are all in the
+-- kernel's online list at `online` (a /sys file).
+function check.cpulist(online, what)
+  local function set(s)
+    local t = {}
+    for part in (s .. ","):gmatch("([^,]*),") do
+      local a, b = part:match("^(%d+)%-(%d+)$")
+      a, b = tonumber(a or part:match("^(%d+)$")), tonumber(b or part:match("^(%d+)$"))
+      if not a or b < a then return nil end
+      for i = a, b do t[i] = true end
+    end
+    return t
+  end
+  return function(v)
+    local want = v:match("^[%d,%-]+$") and set(v)
+    if not want then return nil, "expected a list like 0-2,4" end
+    local f = io.open(online)
+    local have = f and set((f:read("a") or ""):gsub("%s+$", ""))
+    if f then f:close() end
+    if have then
+      for i in pairs(want) do
+        if not have[i] then return nil, ("%s %d is not online (online: %s)"):format(what, i, online) end
+      end
+    end
+    return v
+  end
+end
+
+--- --cgroup-parent: a cgroup path (relative to each hierarchy's root).
+function check.cgroup_parent(v)
+  local p = v:gsub("^/+", ""):gsub("/+$", "")
+  if p == "" then return nil, "must name a cgroup below the root" end
+  for part in p:gmatch("[^/]+") do
+    if part == "." or part == ".." or not part:match("^[%w_%.%-@:]+$") then
+      return nil, "path components: letters, digits, '_', '.', '-', '@', ':' (no '..')"
+    end
+  end
+  return p
+end
+
 --- The options of scripts/run.lua.  Other modules add theirs to this
 -- table (cgroup limits, images, networks), so --help lists them all.
 M.run = {
@@ -144,6 +229,22 @@ M.run = {
   { "w", "workdir", arg = "DIR", check = check.abspath, help = "working directory inside (default /)" },
   { "i", "interactive", help = "keep stdin attached (otherwise /dev/null)" },
   { "t", "tty", help = "the command runs at your terminal (stdin must be one)" },
+  -- Resources (lua/wbl/cgroup.lua), docker's names and units.
+  { "m", "memory", arg = "SIZE", check = check.memory,
+    help = "memory limit (b, k, m, g; at least 6m)" },
+  { nil, "memory-swap", arg = "SIZE", check = check.memory_swap,
+    help = "memory plus swap limit (-1: unlimited swap; default twice --memory)" },
+  { nil, "cpus", arg = "N", check = check.cpus, help = "CPUs, a decimal (0.5: half of one)" },
+  { nil, "cpu-shares", arg = "N", check = check.int(2, 262144),
+    help = "relative CPU weight (default 1024)" },
+  { nil, "cpuset-cpus", arg = "LIST", check = check.cpulist("/sys/devices/system/cpu/online", "cpu"),
+    help = "CPUs the container may use (0-2,4)" },
+  { nil, "cpuset-mems", arg = "LIST", check = check.cpulist("/sys/devices/system/node/online", "memory node"),
+    help = "memory nodes the container may use (0,1)" },
+  { nil, "pids-limit", arg = "N", check = check.int(-1, 4194304),
+    help = "most processes at once (-1 or 0: unlimited)" },
+  { nil, "cgroup-parent", arg = "PATH", check = check.cgroup_parent,
+    help = "parent cgroup (default wbl)" },
 }
 
 return M

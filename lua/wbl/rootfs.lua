@@ -89,6 +89,18 @@ function M.mount_dev(root)
   return true
 end
 
+--- /dev/console: the terminal on stdin (with -t), bound over an empty
+-- file, so that ttyname() and `tty` find it inside the container.
+function M.mount_console(root)
+  local tty, msg, en = fs.readlink("/proc/self/fd/0")
+  if not tty then return nil, msg, en end
+  local t = util.join(root, "/dev/console")
+  local ok
+  ok, msg, en = fs.write_file(t, "", "creat", "0600")
+  if not ok then return nil, msg, en end
+  return mount(tty, t, nil, "bind")
+end
+
 --- /tmp: a tmpfs (sticky, world-writable).
 function M.mount_tmp(root)
   local t, msg, en = target(root, "/tmp")

@@ -1,0 +1,530 @@
+--- Cgroups: a container's resource limits, and the handle that tracks and
+-- kills every process it makes.
+--
+-- The layout is found at run time from /proc/self/mountinfo:
+--   v2      one cgroup2 hierarchy with the controllers (/sys/fs/cgroup);
+--   hybrid  v1 hierarchies for the controllers (/sys/fs/cgroup/memory,
+--           .../cpu, ...) plus a cgroup2 hierarchy without them
+--           (/sys/fs/cgroup/unified), used for tracking and killing;
+--   v1      v1 hierarchies only.
+-- Each controller is taken from cgroup2 when its root lists it in
+-- cgroup.controllers, otherwise from its v1 mount.  A container gets a
+-- directory PARENT/ID (PARENT defaults to "wbl") in every hierarchy it
+-- uses; the description returned by M.create is plain data, saved with
+-- the container, so scripts/cleanup.lua can remove what a killed wbl left.
+--
+-- Every function returns a value (or true), or nil, message, errno; the
+-- messages name the file and, for limits, the option.
+local core = require "wbl.core"
+local fs, E = core.fs, core.errno
+
+local M = {}
+
+--- The controllers wbl sets limits with, and the v1 hierarchies a
+-- container also joins (cpuacct for usage, freezer to kill on v1).
+M.controllers = { "cpu", "cpuset", "memory", "pids" }
+M.v1_extra = { "cpuacct", "freezer" }
+
+--- The cfs period (us) --cpus is expressed in, as docker does.
+M.cpu_period = 100000
+
+-- A short sleep without a new binding: poll a pipe nobody writes to.
+local function sleep_ms(ms)
+  local r, w = core.fd.pipe()
+  if not r then return end
+  r:wait(ms)
+  r:close()
+  w:close()
+end
+
+local function read(path)
+  local s, msg, en = fs.read_file(path)
+  if not s then return nil, msg, en end
+  return (s:gsub("%s+$", ""))
+end
+
+-- Write one value to an existing cgroup file (one write(2)).
+local function write(path, value)
+  return fs.write_file(path, tostring(value), "")
+end
+
+local function words(s)
+  local t = {}
+  for w in (s or ""):gmatch("%S+") do t[w] = true end
+  return t
+end
+
+-- mountinfo escapes space, tab, newline and backslash as \ooo.
+local function unescape(s)
+  return (s:gsub("\\(%d%d%d)", function(o) return string.char(tonumber(o, 8)) end))
+end
+
+--- Parse mountinfo text into the cgroup layout:
+-- { kind = "v2"|"hybrid"|"v1"|"none", unified = MOUNTPOINT|nil,
+--   v2 = { controller = true }, v1 = { controller = MOUNTPOINT } }
+-- Only mounts of a hierarchy's root count (not binds of a subtree).
+function M.parse_mountinfo(text)
+  local l = { v1 = {}, v2 = {} }
+  for line in text:gmatch("[^\n]+") do
+    local pre, post = line:match("^(.-) %- (.*)$")
+    if pre then
+      local f = {}
+      for w in pre:gmatch("%S+") do f[#f + 1] = w end
+      local fstype, _, super = post:match("^(%S+) (%S+) (%S+)")
+      local root, point = f[4], f[5] and unescape(f[5])
+      if root == "/" and fstype == "cgroup2" and not l.unified then
+        l.unified = point
+      elseif root == "/" and fstype == "cgroup" then
+        for opt in (super or ""):gmatch("[^,]+") do
+          if not opt:find("=", 1, true) and opt ~= "rw" and opt ~= "ro" and not l.v1[opt] then
+            l.v1[opt] = point
+          end
+        end
+      end
+    end
+  end
+  return l
+end
+
+--- The layout of this host (see M.parse_mountinfo), with the controllers
+-- the cgroup2 root offers.
+function M.layout()
+  local text, msg, en = fs.read_file("/proc/self/mountinfo")
+  if not text then return nil, msg, en end
+  local l = M.parse_mountinfo(text)
+  if l.unified then
+    local ctl = read(l.unified .. "/cgroup.controllers")
+    l.v2 = words(ctl)
+  end
+  local has_v1 = next(l.v1) ~= nil
+  l.kind = l.unified and (has_v1 and "hybrid" or "v2") or (has_v1 and "v1" or "none")
+  return l
+end
+
+--- crun's conversion of cpu shares [2, 262144] to cpu.weight [1, 10000].
+function M.shares_to_weight(shares)
+  return 1 + ((shares - 2) * 9999) // 262142
+end
+
+--- Docker-style limits from the run options (already checked one by one
+-- by wbl.args): the values the cgroup files get, or nil, message when
+-- the options do not fit together.
+-- { memory = bytes, swap = bytes|-1 (memory+swap), swap_explicit,
+--   cpu_quota = us, cpu_period = us, shares, cpuset_cpus, cpuset_mems,
+--   pids = n|"max", parent = "wbl" }
+function M.limits(o)
+  local lim = { parent = o.cgroup_parent or "wbl" }
+  if o.memory then lim.memory = o.memory end
+  if o.memory_swap then
+    if not o.memory then return nil, "--memory-swap needs --memory (-m)", E.EINVAL end
+    if o.memory_swap ~= -1 and o.memory_swap < o.memory then
+      return nil, ("--memory-swap %d must be at least --memory %d (it is memory plus swap)")
+        :format(o.memory_swap, o.memory), E.EINVAL
+    end
+    lim.swap, lim.swap_explicit = o.memory_swap, true
+  elseif o.memory then
+    lim.swap = 2 * o.memory -- docker's default: as much swap as memory
+  end
+  if o.cpus then
+    lim.cpu_period = M.cpu_period
+    lim.cpu_quota = math.floor(o.cpus * M.cpu_period + 0.5)
+  end
+  if o.cpu_shares then lim.shares = o.cpu_shares end
+  lim.cpuset_cpus, lim.cpuset_mems = o.cpuset_cpus, o.cpuset_mems
+  if o.pids_limit then lim.pids = o.pids_limit > 0 and o.pids_limit or "max" end
+  return lim
+end
+
+-- Which limits need which controller, and the option that asked.
+local needs = {
+  { "memory", "memory", "--memory" }, { "cpu_quota", "cpu", "--cpus" },
+  { "shares", "cpu", "--cpu-shares" }, { "cpuset_cpus", "cpuset", "--cpuset-cpus" },
+  { "cpuset_mems", "cpuset", "--cpuset-mems" }, { "pids", "pids", "--pids-limit" },
+}
+
+local function join(...) return table.concat({ ... }, "/"):gsub("//+", "/") end
+
+local function parent_parts(parent)
+  local t = {}
+  for p in parent:gmatch("[^/]+") do t[#t + 1] = p end
+  return t
+end
+
+-- The plan: one entry per hierarchy, { mount, v2 = bool, controllers }.
+local function plan(l, lim)
+  local dirs, by_mount = {}, {}
+  local function use(mount, ctl, v2)
+    local d = by_mount[mount]
+    if not d then
+      d = { mount = mount, v2 = v2 or nil, controllers = {} }
+      by_mount[mount] = d
+      dirs[#dirs + 1] = d
+    end
+    if ctl then d.controllers[#d.controllers + 1] = ctl end
+  end
+  if l.unified then use(l.unified, nil, true) end
+  local where = {}
+  for _, ctl in ipairs(M.controllers) do
+    if l.unified and l.v2[ctl] then
+      use(l.unified, ctl, true)
+      where[ctl] = l.unified
+    elseif l.v1[ctl] then
+      use(l.v1[ctl], ctl)
+      where[ctl] = l.v1[ctl]
+    end
+  end
+  for _, ctl in ipairs(M.v1_extra) do
+    if l.v1[ctl] and not (l.unified and l.v2[ctl]) then use(l.v1[ctl], ctl) end
+  end
+  for _, n in ipairs(needs) do
+    if lim[n[1]] and not where[n[2]] then
+      return nil, ("%s: this host has no %s controller (neither in cgroup2 nor as a v1 mount)")
+        :format(n[3], n[2]), E.ENOTSUP
+    end
+  end
+  if #dirs == 0 then return nil, "no cgroup file system is mounted", E.ENOENT end
+  return dirs
+end
+
+local function has(list, x)
+  for _, v in ipairs(list) do if v == x then return true end end
+  return false
+end
+
+-- cgroup2: let the controllers through every ancestor's subtree_control.
+local function enable(dir, ctls)
+  local ok, msg, en = true
+  for _, ctl in ipairs(ctls) do
+    local file = dir .. "/cgroup.subtree_control"
+    local cur = words(read(file))
+    if not cur[ctl] then
+      ok, msg, en = write(file, "+" .. ctl)
+      if not ok then
+        if en == E.EBUSY then
+          msg = msg .. " (the no-internal-process rule: " .. dir ..
+            " has processes of its own; pick another --cgroup-parent)"
+        end
+        return nil, msg, en
+      end
+    end
+  end
+  return true
+end
+
+-- v1 cpuset: a new cgroup starts with no cpus and no mems; take the parent's.
+local function cpuset_inherit(dir)
+  for _, f in ipairs({ "cpuset.cpus", "cpuset.mems" }) do
+    local v = read(dir .. "/" .. f)
+    if v == "" then
+      local pv, msg, en = read(dir:match("^(.*)/[^/]+$") .. "/" .. f)
+      if not pv then return nil, msg, en end
+      local ok
+      ok, msg, en = write(dir .. "/" .. f, pv)
+      if not ok then return nil, msg, en end
+    end
+  end
+  return true
+end
+
+-- Make PARENT (and its missing ancestors) in one hierarchy; returns the
+-- list of directories this call made (removed again by M.remove).
+local function make_parent(d, parts)
+  local made = {}
+  local dir = d.mount
+  for _, p in ipairs(parts) do
+    if d.v2 then
+      local ok, msg, en = enable(dir, d.controllers)
+      if not ok then return nil, msg, en end
+    end
+    dir = dir .. "/" .. p
+    local ok, msg, en = fs.mkdir(dir, "0755")
+    if ok then
+      made[#made + 1] = dir
+    elseif en ~= E.EEXIST then
+      return nil, msg, en, made
+    end
+    if not d.v2 and has(d.controllers, "cpuset") then
+      ok, msg, en = cpuset_inherit(dir)
+      if not ok then return nil, msg, en, made end
+    end
+  end
+  if d.v2 then
+    local ok, msg, en = enable(dir, d.controllers)
+    if not ok then return nil, msg, en, made end
+  end
+  return made
+end
+
+-- The files a limit goes to: { controller, v2 file, v1 file, value v2, value v1, option }.
+local function files(lim, d)
+  local out = {}
+  local function add(ctl, f2, f1, v2, v1, opt, optional)
+    if v2 == nil then return end
+    out[#out + 1] = { ctl = ctl, file = d.v2 and f2 or f1, value = d.v2 and v2 or v1,
+      option = opt, optional = optional }
+  end
+  if lim.memory then
+    add("memory", "memory.max", "memory.limit_in_bytes", lim.memory, lim.memory, "--memory")
+    local swap = lim.swap
+    add("memory", "memory.swap.max", "memory.memsw.limit_in_bytes",
+      swap and (swap == -1 and "max" or tostring(swap - lim.memory)),
+      swap and tostring(swap),
+      "--memory-swap", not lim.swap_explicit)
+  end
+  if lim.cpu_quota then
+    if d.v2 then
+      add("cpu", "cpu.max", nil, lim.cpu_quota .. " " .. lim.cpu_period, nil, "--cpus")
+    else
+      add("cpu", nil, "cpu.cfs_period_us", lim.cpu_period, lim.cpu_period, "--cpus")
+      add("cpu", nil, "cpu.cfs_quota_us", lim.cpu_quota, lim.cpu_quota, "--cpus")
+    end
+  end
+  if lim.shares then
+    add("cpu", "cpu.weight", "cpu.shares", M.shares_to_weight(lim.shares), lim.shares, "--cpu-shares")
+  end
+  add("cpuset", "cpuset.cpus", "cpuset.cpus", lim.cpuset_cpus, lim.cpuset_cpus, "--cpuset-cpus")
+  add("cpuset", "cpuset.mems", "cpuset.mems", lim.cpuset_mems, lim.cpuset_mems, "--cpuset-mems")
+  if lim.pids then add("pids", "pids.max", "pids.max", tostring(lim.pids), tostring(lim.pids), "--pids-limit") end
+  return out
+end
+
+local function apply(lim, d)
+  for _, f in ipairs(files(lim, d)) do
+    if has(d.controllers, f.ctl) then
+      local path = d.path .. "/" .. f.file
+      local ok, msg, en = write(path, f.value)
+      if not ok then
+        if f.optional and en == E.ENOENT then
+          ok = true -- no swap accounting: docker's implicit swap limit is skipped
+        elseif en == E.ENOENT and f.ctl == "memory" then
+          return nil, ("%s: this kernel has no swap accounting (%s)"):format(f.option, msg), en
+        else
+          return nil, ("%s %s: %s"):format(f.option, f.value, msg), en
+        end
+      end
+    end
+  end
+  return true
+end
+
+--- Create the container's cgroups: PARENT/ID in every hierarchy used,
+-- controllers enabled on the way (v2), limits written.  On failure what
+-- was made is removed again.
+-- @param id the container id
+-- @param lim from M.limits (nil: no limits, tracking only)
+-- @return a description (plain data): { id, parent, dirs = { {path, mount,
+--   v2, controllers, made} ... }, v2 = path of the cgroup2 directory }
+function M.create(id, lim)
+  lim = lim or { parent = "wbl" }
+  local l, msg, en = M.layout()
+  if not l then return nil, msg, en end
+  local dirs
+  dirs, msg, en = plan(l, lim)
+  if not dirs then return nil, msg, en end
+  local cg = { id = id, parent = lim.parent, kind = l.kind, dirs = {} }
+  local parts = parent_parts(lim.parent)
+  local function fail(m, e)
+    M.remove(cg)
+    return nil, m, e
+  end
+  for _, d in ipairs(dirs) do
+    -- A concurrent wbl may remove an empty parent between our mkdirs:
+    -- ENOENT at the leaf means "make the parent again".
+    for attempt = 1, 3 do
+      local made, m, e, partial = make_parent(d, parts)
+      d.made = d.made or {}
+      for _, p in ipairs(made or partial or {}) do d.made[#d.made + 1] = p end
+      if not made then return fail(m, e) end
+      d.path = join(d.mount, lim.parent, id)
+      local ok
+      ok, m, e = fs.mkdir(d.path, "0755")
+      if ok then break end
+      if e == E.EEXIST then
+        return fail(("%s exists: a container named %q is running, or left it behind " ..
+          "(wbl scripts/cleanup.lua removes leftovers)"):format(d.path, id), e)
+      end
+      if e ~= E.ENOENT or attempt == 3 then return fail(m, e) end
+    end
+    cg.dirs[#cg.dirs + 1] = d
+    if d.v2 then cg.v2 = d.path end
+    local ok, m, e = true
+    if not d.v2 and has(d.controllers, "cpuset") then ok, m, e = cpuset_inherit(d.path) end
+    if ok then ok, m, e = apply(lim, d) end
+    if not ok then return fail(m, e) end
+  end
+  return cg
+end
+
+--- The options for wbl.proc.spawn that place the child at clone time
+-- (clone3 CLONE_INTO_CGROUP into the cgroup2 directory), or {} without
+-- cgroup2.  The fd closes itself when collected.
+function M.clone_opts(cg)
+  if not cg.v2 then return {} end
+  local fd, msg, en = core.fd.open(cg.v2, "rdonly,directory")
+  if not fd then return nil, msg, en end
+  cg.placed = true
+  return { cgroup_fd = fd }
+end
+
+--- Put pid into the container's cgroups (all of them, except the cgroup2
+-- one when the clone already placed it there).  Called before the child
+-- is let go, so no code of the container runs outside.
+function M.add(cg, pid)
+  for _, d in ipairs(cg.dirs) do
+    if not (d.v2 and cg.placed) then
+      local ok, msg, en = write(d.path .. "/cgroup.procs", pid)
+      if not ok then return nil, msg, en end
+    end
+  end
+  return true
+end
+
+--- From inside the container, before pivot_root: the calling process
+-- writes its own pid into every cgroup.procs.  Moving a process to the
+-- cgroup it is in is a no-op, so this is harmless when the host side
+-- already placed it; it is the documented fix for hosts where it did not.
+function M.join(cg)
+  local pid = core.proc.getpid()
+  for _, d in ipairs(cg.dirs) do
+    local ok, msg, en = write(d.path .. "/cgroup.procs", pid)
+    if not ok then return nil, msg, en end
+  end
+  return true
+end
+
+--- The pids in a cgroup directory (a list; empty when it is gone).
+function M.pids(dir)
+  local s = fs.read_file(dir .. "/cgroup.procs")
+  local t = {}
+  for p in (s or ""):gmatch("%d+") do t[#t + 1] = tonumber(p) end
+  return t
+end
+
+local function kill_listed(dir)
+  local n = 0
+  for _, pid in ipairs(M.pids(dir)) do
+    core.proc.kill(pid, "SIGKILL")
+    n = n + 1
+  end
+  return n
+end
+
+-- v1: freeze, kill what the freezer cgroup holds, thaw (so nothing forks
+-- between reading cgroup.procs and the kills).
+local function freeze_kill(dir, state_file, frozen, thawed)
+  if not write(dir .. "/" .. state_file, frozen) then return kill_listed(dir) end
+  for _ = 1, 200 do
+    local s = read(dir .. "/" .. state_file)
+    if s == nil or s == frozen or s:match("^1") then break end
+    sleep_ms(5)
+  end
+  local n = kill_listed(dir)
+  write(dir .. "/" .. state_file, thawed)
+  return n
+end
+
+--- Kill every process in the container's cgroups: cgroup.kill on cgroup2
+-- (5.14+), else freeze and kill (freezer on v1, cgroup.freeze on v2),
+-- then whatever any hierarchy still lists.
+function M.kill(cg)
+  for _, d in ipairs(cg.dirs) do
+    if fs.stat(d.path) then
+      if d.v2 then
+        if not write(d.path .. "/cgroup.kill", "1") then
+          freeze_kill(d.path, "cgroup.freeze", "1", "0")
+        end
+      elseif has(d.controllers, "freezer") then
+        freeze_kill(d.path, "freezer.state", "FROZEN", "THAWED")
+      end
+    end
+  end
+  for _, d in ipairs(cg.dirs) do kill_listed(d.path) end
+  return true
+end
+
+--- Kill what is left, wait until the cgroups are empty, remove them and
+-- the parents this container made (if empty).  What is already gone
+-- counts as removed, so this is safe to run twice.
+function M.remove(cg, timeout_ms)
+  M.kill(cg)
+  local deadline = (timeout_ms or 10000) // 10
+  local errs, first_en = {}, nil
+  for _, d in ipairs(cg.dirs) do
+    if d.path then
+      local ok, msg, en
+      for i = 1, deadline do
+        ok, msg, en = fs.rmdir(d.path)
+        if ok or en == E.ENOENT then ok = true break end
+        if en ~= E.EBUSY then break end
+        if i % 20 == 0 then kill_listed(d.path) end
+        sleep_ms(10)
+      end
+      if not ok then
+        errs[#errs + 1] = msg
+        first_en = first_en or en
+      end
+    end
+  end
+  for _, d in ipairs(cg.dirs) do
+    for i = #(d.made or {}), 1, -1 do
+      fs.rmdir(d.made[i]) -- EBUSY: another container still uses it
+    end
+  end
+  if #errs > 0 then return nil, table.concat(errs, "; "), first_en end
+  return true
+end
+
+--- The directory that holds controller ctl for this container.
+function M.dir(cg, ctl)
+  for _, d in ipairs(cg.dirs) do
+    if has(d.controllers, ctl) then return d.path end
+  end
+end
+
+--- Counters read from the kernel's files: cpu usage (us), cfs periods
+-- and throttled periods, OOM kills, memory in use, pids.
+function M.stats(cg)
+  local s = {}
+  local cpu, acct, mem, pids = M.dir(cg, "cpu"), M.dir(cg, "cpuacct"), M.dir(cg, "memory"), M.dir(cg, "pids")
+  local function kv(text)
+    local t = {}
+    for k, v in (text or ""):gmatch("(%S+) (%d+)") do t[k] = tonumber(v) end
+    return t
+  end
+  local cs = kv(fs.read_file((cpu or cg.v2 or "") .. "/cpu.stat"))
+  s.nr_periods, s.nr_throttled = cs.nr_periods, cs.nr_throttled
+  if cs.usage_usec then
+    s.cpu_usec = cs.usage_usec
+  elseif acct then
+    local ns = tonumber(read(acct .. "/cpuacct.usage"))
+    s.cpu_usec = ns and ns // 1000
+  end
+  if mem then
+    local ev = kv(fs.read_file(mem .. "/memory.events") or fs.read_file(mem .. "/memory.oom_control"))
+    s.oom_kill = ev.oom_kill
+    s.memory = tonumber(read(mem .. "/memory.current") or read(mem .. "/memory.usage_in_bytes"))
+  end
+  if pids then s.pids = tonumber(read(pids .. "/pids.current")) end
+  return s
+end
+
+--- The description of container id's cgroups, as M.create would make it,
+-- for what exists now (specs and tools that know only the name).
+function M.find(id, parent)
+  local l, msg, en = M.layout()
+  if not l then return nil, msg, en end
+  local dirs
+  dirs, msg, en = plan(l, {})
+  if not dirs then return nil, msg, en end
+  local cg = { id = id, parent = parent or "wbl", kind = l.kind, dirs = {} }
+  for _, d in ipairs(dirs) do
+    d.path = join(d.mount, cg.parent, id)
+    if fs.stat(d.path) then
+      cg.dirs[#cg.dirs + 1] = d
+      if d.v2 then cg.v2 = d.path end
+    end
+  end
+  return cg
+end
+
+return M
