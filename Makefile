@@ -9,7 +9,7 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -fPIC $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS))
 
-CORE_SRC = core/aux.c core/fd.c core/fs.c core/inroot.c core/mount.c \
+CORE_SRC = core/aux.c core/fd.c core/fs.c core/ipc.c core/inroot.c core/mount.c \
            core/netlink.c core/ns.c core/overlay.c core/proc.c core/wbl.c
 CORE_OBJ = $(CORE_SRC:core/%.c=build/obj/%.o)
 ROOTFS   = rootfs/busybox

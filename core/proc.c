@@ -330,6 +330,17 @@ static int proc_getuid(lua_State *L)
   return 2;
 }
 
+/* setuid(uid) and setgid(gid): e.g. become root of a new user namespace. */
+static int proc_setuid(lua_State *L)
+{
+  return wbl_result(L, setuid((uid_t)luaL_checkinteger(L, 1)) == 0, "setuid");
+}
+
+static int proc_setgid(lua_State *L)
+{
+  return wbl_result(L, setgid((gid_t)luaL_checkinteger(L, 1)) == 0, "setgid");
+}
+
 static int proc_setsid(lua_State *L)
 {
   pid_t r = setsid();
@@ -376,7 +387,9 @@ static const luaL_Reg proc_funcs[] = {
     {"getuid", proc_getuid},
     {"kill", proc_kill},
     {"prctl", proc_prctl},
+    {"setgid", proc_setgid},
     {"setsid", proc_setsid},
+    {"setuid", proc_setuid},
     {"signal", proc_signal},
     {"sigprocmask", proc_sigprocmask},
     {"sigwait", proc_sigwait},

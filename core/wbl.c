@@ -8,7 +8,7 @@
 #include "wbl.h"
 
 static const luaL_Reg families[] = {
-    {"fd", wbl_open_fd},       {"fs", wbl_open_fs}, {"inroot", wbl_open_inroot},
+    {"fd", wbl_open_fd},       {"fs", wbl_open_fs}, {"ipc", wbl_open_ipc}, {"inroot", wbl_open_inroot},
     {"mount", wbl_open_mount}, {"nl", wbl_open_nl}, {"ns", wbl_open_ns},
     {"overlay", wbl_open_overlay}, {"proc", wbl_open_proc},
     {NULL, NULL}};

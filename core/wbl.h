@@ -55,6 +55,7 @@ int wbl_open_proc(lua_State *L);
 int wbl_open_ns(lua_State *L);
 int wbl_open_mount(lua_State *L);
 int wbl_open_fs(lua_State *L);
+int wbl_open_ipc(lua_State *L);
 int wbl_open_nl(lua_State *L);
 int wbl_open_cgroup(lua_State *L);
 int wbl_open_overlay(lua_State *L);
