@@ -109,7 +109,8 @@ function C:teardown()
     if not ok then
       errs[#errs + 1] = u[1] .. ": " .. tostring(res)
     elseif res == nil or res == false then
-      errs[#errs + 1] = u[1] .. ": " .. tostring(msg) .. (en and wbl.errno_name(en) and (" (" .. wbl.errno_name(en) .. ")") or "")
+      local name = en and wbl.errno_name(en)
+      errs[#errs + 1] = u[1] .. ": " .. tostring(msg) .. (name and (" (" .. name .. ")") or "")
     end
   end
   if #errs > 0 then return nil, table.concat(errs, "; ") end

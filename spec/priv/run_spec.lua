@@ -121,7 +121,8 @@ describe("scripts/run.lua #priv", function()
   end)
 
   H.it_priv("has a network namespace with only lo, up", function()
-    local out, err, code = run("sh", "-c", "cat /proc/net/dev | tail -n +3 | cut -d: -f1; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags")
+    local out, err, code = run("sh", "-c",
+      "cat /proc/net/dev | tail -n +3 | cut -d: -f1; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags")
     assert.equal(0, code, err)
     local names = {}
     for n in out:gmatch("%s*(%w+)\n") do names[#names + 1] = n end
@@ -131,7 +132,8 @@ describe("scripts/run.lua #priv", function()
 
   H.it_priv("passes SIGTERM and SIGINT to the container's PID 1", function()
     for sig, code in pairs { SIGTERM = 3, SIGINT = 4 } do
-      local job = H.start({ "sh", "-c", 'trap "exit 3" TERM; trap "exit 4" INT; echo ready; while :; do sleep 0.05; done' })
+      local job = H.start({ "sh", "-c",
+        'trap "exit 3" TERM; trap "exit 4" INT; echo ready; while :; do sleep 0.05; done' })
       assert.equal("ready", H.read_line(job))
       assert(core.proc.kill(job.pid, sig))
       assert.equal(code, H.wait(job))
