@@ -8,17 +8,22 @@ local c = ...
 -- Load every module before pivot_root: after it, the host's files
 -- (this library among them) are out of reach.
 local step, rootfs, net, proc = wbl.step, wbl.rootfs, wbl.net, wbl.proc
+local overlay = wbl.overlay
 
 -- Nothing mounted from here on may reach the host.
 step("make mounts private", rootfs.make_private())
 
--- The root, and the kernel file systems inside it.
-step("bind the root " .. c.root, rootfs.bind_root(c.root))
+-- The root (the image's layers under the container's write layer), and
+-- the kernel file systems inside it.
+step("mount the overlay root " .. c.root, overlay.mount_root(c))
 step("mount /proc", rootfs.mount_proc(c.root))
 step("mount /sys", rootfs.mount_sys(c.root))
 step("mount /dev", rootfs.mount_dev(c.root))
 step("mount /tmp", rootfs.mount_tmp(c.root))
+for _, v in ipairs(c.volumes) do step("volume " .. v.spec, overlay.volume(c.root, v)) end
+for _, t in ipairs(c.tmpfs) do step("tmpfs " .. t.spec, overlay.tmpfs(c.root, t)) end
 if c.tty then step("mount /dev/console", rootfs.mount_console(c.root)) end
+if c.read_only then step("read-only root", overlay.read_only(c.root)) end
 
 -- Into the root; the host's root is detached.
 step("pivot_root " .. c.root, rootfs.pivot(c.root))

@@ -31,7 +31,9 @@ end
 
 local c = wbl.container.new(opts)
 c.argv = cmd
-c.root = opts.rootfs or wbl.container.default_rootfs()
+c.image = opts.image or opts.rootfs or wbl.container.default_rootfs()
+c.rm, c.read_only = opts.rm, opts.read_only
+c.volumes, c.tmpfs = opts.volume, opts.tmpfs
 c.workdir = opts.workdir or "/"
 c.interactive = opts.interactive
 c.tty = opts.tty
@@ -40,10 +42,17 @@ c.env = wbl.container.environment(opts, c)
 local function main()
   -- 2. Checks that need no side effects.
   if opts.tty then step("-t", wbl.container.check_tty()) end
-  step("rootfs", wbl.container.check_root(c.root))
+  -- The image's layers (a tarball is imported into the store, once).
+  c.lowers = step("image " .. c.image, wbl.image.lowers(opts, wbl.container.default_rootfs()))
 
   -- 3. The state directory: from here on, teardown undoes what was made.
   step("state", c:create())
+
+  -- The container's write layer (upper, work, and root, where init.lua
+  -- mounts the overlay) in the store; volumes' missing host directories.
+  step("layer", wbl.image.create_layer(c))
+  step("volumes", wbl.overlay.prepare_volumes(c.volumes))
+  step("state", c:save())
 
   -- 4. The child, in new namespaces, blocked until we say go; there it
   --    runs init.lua, which ends by exec'ing the command as PID 1.

@@ -216,13 +216,34 @@ function check.cgroup_parent(v)
   return p
 end
 
+function check.image(v)
+  local image = require "wbl.image"
+  if image.is_tarball(v) then return v end
+  local ok, msg = image.check_name(v)
+  if not ok then return nil, msg end
+  return v
+end
+
+function check.volume(v) return require("wbl.overlay").parse_volume(v) end
+
+function check.tmpfs(v) return require("wbl.overlay").parse_tmpfs(v) end
+
 --- The options of scripts/run.lua.  Other modules add theirs to this
 -- table (cgroup limits, images, networks), so --help lists them all.
 M.run = {
   { "h", "help", help = "print this help and exit" },
   { nil, "name", arg = "NAME", check = check.name,
     help = "the container's name (default: a random id)" },
-  { nil, "rootfs", arg = "DIR", help = "the root file system (default: the busybox root)" },
+  { nil, "rootfs", arg = "DIR", help = "a directory as the image's only layer (default: the busybox root)" },
+  -- Images, layers and volumes (lua/wbl/image.lua, lua/wbl/overlay.lua).
+  { nil, "image", arg = "NAME|FILE.tar", check = check.image,
+    help = "an image from the store, or a tarball (imported once)" },
+  { nil, "rm", help = "remove the container's write layer when it exits" },
+  { "v", "volume", arg = "HOST:DIR[:ro|:rw]", list = true, check = check.volume,
+    help = "bind a host directory (made if missing), recursively" },
+  { nil, "tmpfs", arg = "DIR[:OPTS]", list = true, check = check.tmpfs,
+    help = "mount a tmpfs (OPTS as mount -o: size=64m,mode=1777)" },
+  { nil, "read-only", help = "mount the root file system read-only" },
   { nil, "hostname", arg = "NAME", check = check.hostname, help = "the hostname (default: the id)" },
   { "e", "env", arg = "KEY=VAL", list = true, check = check.env,
     help = "set an environment variable (KEY alone: the host's value)" },

@@ -1,0 +1,107 @@
+--- The container's root as layers, and what is mounted into it: the
+-- overlay root, volumes (-v), tmpfs (--tmpfs), --read-only.  The mount
+-- steps run in init.lua, inside the container's mount namespace after
+-- `make mounts private`, so none of these mounts can outlive the
+-- container or show on the host.  Every mount target inside the root is
+-- resolved by openat2(RESOLVE_IN_ROOT) (core.inroot): a symlink in an
+-- image cannot send a mount outside the container's root.
+local core = require "wbl.core"
+local fs, inroot = core.fs, core.inroot
+
+local M = {}
+
+-- Option values (pure: checked before anything is created) -------------
+
+--- -v HOST:CONTAINER[:ro|:rw] -> { host=, path=, ro=, spec= }.
+-- Both paths absolute; paths holding ':' cannot be given this way.
+function M.parse_volume(s)
+  local parts = {}
+  for p in (s .. ":"):gmatch("([^:]*):") do parts[#parts + 1] = p end
+  local mode = "rw"
+  if #parts == 3 then
+    mode = parts[3]
+    if mode ~= "ro" and mode ~= "rw" then return nil, "the mode must be ro or rw" end
+  elseif #parts ~= 2 then
+    return nil, "expected HOST:CONTAINER[:ro|:rw]"
+  end
+  local host, path = parts[1], parts[2]
+  if host:sub(1, 1) ~= "/" then return nil, "the host path must be absolute" end
+  if path:sub(1, 1) ~= "/" then return nil, "the container path must be absolute" end
+  if path:gsub("/+", "/") == "/" then return nil, "cannot mount over the container's /" end
+  return { host = host, path = path, ro = mode == "ro", spec = s }
+end
+
+--- --tmpfs PATH[:OPTIONS] -> { path=, data= } (options as for mount -o,
+-- e.g. size=64m,mode=1777; default mode=1777).
+function M.parse_tmpfs(s)
+  local path, data = s:match("^([^:]*):(.*)$")
+  path = path or s
+  if path:sub(1, 1) ~= "/" then return nil, "the path must be absolute" end
+  if path:gsub("/+", "/") == "/" then return nil, "cannot mount over the container's /" end
+  if data == "" then return nil, "empty options after ':'" end
+  return { path = path, data = data or "mode=1777", spec = s }
+end
+
+-- Host side ---------------------------------------------------------------
+
+--- Make the missing host directories of volumes (as docker does).
+function M.prepare_volumes(volumes)
+  for _, v in ipairs(volumes or {}) do
+    if not fs.stat(v.host) then
+      local ok, msg, en = fs.mkdir_p(v.host, "0755")
+      if not ok then return nil, msg, en end
+    end
+  end
+  return true
+end
+
+-- Container side (init.lua, before pivot_root) ---------------------------
+
+--- Mount the root: c.lowers under c.upper (with c.work) on c.root.
+function M.mount_root(c)
+  return core.overlay.mount(c.lowers, c.upper, c.work, c.root)
+end
+
+--- Bind a volume (recursively; ro for every submount too) onto its path
+-- resolved inside root, made if missing (a directory, or an empty file
+-- when the host path is a file).
+function M.volume(root, v)
+  local st, msg, en = fs.stat(v.host)
+  if not st then return nil, msg, en end
+  local fd, where
+  fd, where, en = inroot.open(root, v.path, st.type == "directory" and "dir" or "file")
+  if not fd then return nil, where, en end
+  local ok
+  ok, msg, en = inroot.bind(v.host, fd, v.ro and "rec,ro" or "rec")
+  fd:close()
+  if not ok then return nil, msg .. " on " .. tostring(where), en end
+  return true
+end
+
+--- A tmpfs on path inside root (nosuid, nodev).
+function M.tmpfs(root, t)
+  local fd, where, en = inroot.open(root, t.path, "dir")
+  if not fd then return nil, where, en end
+  local ok, msg
+  ok, msg, en = inroot.mount("tmpfs", fd, t.data, "nosuid,nodev")
+  fd:close()
+  if not ok then return nil, msg .. " on " .. tostring(where), en end
+  return true
+end
+
+--- Make the root mount read-only (only it: /proc, /dev, /tmp, volumes
+-- and tmpfs keep their own flags).
+function M.read_only(root)
+  return core.mount.mount(nil, root, nil, "remount,bind,ro")
+end
+
+--- Where path inside root really is on the host (nil, msg if it cannot
+-- be resolved inside root).
+function M.resolve(root, path)
+  local fd, where, en = inroot.open(root, path)
+  if not fd then return nil, where, en end
+  fd:close()
+  return where
+end
+
+return M
