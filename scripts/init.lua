@@ -10,6 +10,10 @@ local c = ...
 local step, rootfs, net, proc = wbl.step, wbl.rootfs, wbl.net, wbl.proc
 local overlay = wbl.overlay
 
+-- Into our own cgroups, again: the host side placed us before go, so
+-- this moves nothing; it is the fix for kernels where it could not.
+if c.cgroup then step("cgroup.procs", wbl.cgroup.join(c.cgroup)) end
+
 -- Nothing mounted from here on may reach the host.
 step("make mounts private", rootfs.make_private())
 

@@ -44,6 +44,7 @@ local function main()
   if opts.tty then step("-t", wbl.container.check_tty()) end
   -- The image's layers (a tarball is imported into the store, once).
   c.lowers = step("image " .. c.image, wbl.image.lowers(opts, wbl.container.default_rootfs()))
+  local limits = step("limits", wbl.cgroup.limits(opts))
 
   -- 3. The state directory: from here on, teardown undoes what was made.
   step("state", c:create())
@@ -54,14 +55,22 @@ local function main()
   step("volumes", wbl.overlay.prepare_volumes(c.volumes))
   step("state", c:save())
 
+  -- The cgroups: the limits, and the handle that kills every process the
+  -- container makes when it ends (wbl.cgroup).
+  c.cgroup = step("cgroup", wbl.cgroup.create(c.id, limits))
+  c:defer("remove the cgroups", function() return wbl.cgroup.remove(c.cgroup) end)
+  step("state", c:save())
+
   -- 4. The child, in new namespaces, blocked until we say go; there it
   --    runs init.lua, which ends by exec'ing the command as PID 1.
   local init = step("load init.lua", loadfile(here .. "/init.lua"))
+  local placement = step("cgroup", wbl.cgroup.clone_opts(c.cgroup)) -- clone3 into cgroup2
   local child = step("clone", wbl.proc.spawn(wbl.container.namespaces(), function()
     return init(c)
-  end))
+  end, placement))
   c:defer("stop the container", function() child:abort(); return true end)
   step("state", c:set_pid(child.pid))
+  step("cgroup", wbl.cgroup.add(c.cgroup, child.pid)) -- the v1 hierarchies, before go
 
   -- 5. Go, and wait: signals to wbl are passed on to the container's PID 1.
   step("start", child:go())
