@@ -97,10 +97,14 @@ describe("scripts/run.lua #priv", function()
   end)
 
   H.it_priv("pivots into the root: / is the rootfs, the host root is gone", function()
-    local out, err, code = run("sh", "-c", "ls /; cat /proc/mounts")
+    local out, err, code = run("sh", "-c", "ls /; cat /proc/mounts; [ -e " .. H.top .. " ] && echo HOST-VISIBLE; true")
     assert.equal(0, code, err)
     assert.matches("bin\n", out)
-    assert.is_nil(out:find("/work", 1, true))
+    assert.is_nil(out:find("HOST-VISIBLE", 1, true))
+    -- exactly one file system is mounted on / (the old root is detached)
+    local roots = 0
+    for _ in out:gmatch("\n%S+ / ") do roots = roots + 1 end
+    assert.equal(1, roots)
     assert.matches("proc /proc proc rw,nosuid,nodev,noexec", out)
     assert.matches("sysfs /sys sysfs ro,", out)
     assert.matches("tmpfs /tmp tmpfs", out)
