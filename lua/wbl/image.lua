@@ -113,9 +113,14 @@ function M.run_tool(argv)
   r:close()
   local _, how, code = P.waitpid(pid)
   if how == "exited" and code == 0 then return true end
-  local said = table.concat(parts):gsub("%s+$", ""):gsub("\n", "; ")
+  local lines = {}
+  for l in table.concat(parts):gmatch("[^\n]+") do
+    lines[#lines + 1] = l:gsub("^" .. argv[1] .. ": ", "")
+  end
+  local said = table.concat(lines, "; ")
   if how == "exited" and code == 127 and said == "" then said = "not found" end
-  return nil, ("%s: %s (%s %s)"):format(argv[1], said ~= "" and said or "failed", how, code), E.EIO
+  -- No errno: the tool's own words say what went wrong.
+  return nil, ("%s: %s (%s %s)"):format(argv[1], said ~= "" and said or "failed", how, code)
 end
 
 local function read_meta(file)
@@ -151,13 +156,29 @@ function M.list()
 end
 
 local function source_of(file)
-  local real, msg, en = fs.realpath(file)
-  if not real then return nil, msg, en end
-  local st
-  st, msg, en = fs.stat(real)
+  local st, msg, en = fs.stat(file)
   if not st then return nil, msg, en end
-  if st.type ~= "file" then return nil, real .. ": not a regular file", E.EINVAL end
+  if st.type ~= "file" then return nil, file .. ": not a regular file", E.EINVAL end
+  local real
+  real, msg, en = fs.realpath(file)
+  if not real then return nil, msg, en end
   return { source = real, size = st.size, mtime = st.mtime }
+end
+
+-- A plain tar ends with two zero blocks (POSIX; docker export writes
+-- them).  tar itself does not notice an archive cut between two members.
+local function check_trailer(file)
+  local f, msg, en = io.open(file, "rb")
+  if not f then return nil, msg, en end
+  local head = f:read(262)
+  local size = f:seek("end")
+  local tail = size >= 1024 and f:seek("end", -1024) and f:read(1024)
+  f:close()
+  local plain = head and #head == 262 and head:sub(258, 262) == "ustar"
+  if plain and (not tail or tail:find("[^%z]")) then
+    return nil, ("import %s: the archive is cut short (no end-of-archive blocks)"):format(file), E.EINVAL
+  end
+  return true
 end
 
 -- Put the root file system in dir (tmp/X/rootfs) into images/NAME.
@@ -185,7 +206,7 @@ function M.import(file, name)
   if not ok then return nil, msg, en end
   local src
   src, msg, en = source_of(file)
-  if not src then return nil, "import " .. msg, en end
+  if not src then return nil, "import: " .. msg, en end
   return locked(function()
     local have = M.get(name)
     if have then
@@ -199,7 +220,8 @@ function M.import(file, name)
     dir, msg, en = tmpdir("import")
     if not dir then return nil, msg, en end
     local root = dir .. "/rootfs"
-    local r = table.pack(fs.mkdir(root, "0755"))
+    local r = table.pack(check_trailer(src.source))
+    if r[1] then r = table.pack(fs.mkdir(root, "0755")) end
     if r[1] then
       r = table.pack(M.run_tool { "tar", "--numeric-owner", "-xpf", src.source, "-C", root })
       if not r[1] then r[2] = "import " .. src.source .. ": " .. r[2] end
