@@ -3,9 +3,10 @@
 -- After every case: no mount is left, and no layer of a --rm container.
 local core = require "wbl.core"
 local util = require "wbl.util"
-local fs, E = core.fs, core.errno
+local fs = core.fs
 
 local store, work, before
+local _
 
 local function tmpdir()
   local d = os.tmpname()
@@ -67,7 +68,7 @@ describe("images and layers #priv", function()
     out, err, code = wbl("images.lua", { "layers" })
     assert.equal(0, code, err)
     assert.equal(1, out:find(name .. "\tstopped\t", 1, true))
-    out, err, code = wbl("images.lua", { "rm-layer", name })
+    _, err, code = wbl("images.lua", { "rm-layer", name })
     assert.equal(0, code, err)
     assert.same({}, layers())
   end)
@@ -131,7 +132,8 @@ describe("images and layers #priv", function()
     assert(fs.write_file(bad, ("not a tar archive\n"):rep(100)))
     local _, err, code = run { "--rm", "--image", bad, "true" }
     assert.equal(125, code)
-    assert.matches("image " .. bad .. ": import " .. bad .. ": tar: This does not look like a tar archive", err, 1, true)
+    assert.matches("image " .. bad .. ": import " .. bad .. ": tar: This does not look like a tar archive",
+      err, 1, true)
     -- cut between two members: tar alone would not notice
     local whole = assert(fs.read_file(tarball("whole.tar")))
     local cut = work .. "/cut.tar"
@@ -141,7 +143,7 @@ describe("images and layers #priv", function()
     assert.matches("cut short", err, 1, true)
     -- cut inside a file's data
     assert(fs.write_file(cut, whole:sub(1, #whole // 2)))
-    _, err, code = run { "--rm", "--image", cut, "true" }
+    _, _, code = run { "--rm", "--image", cut, "true" }
     assert.equal(125, code)
     _, err, code = run { "--rm", "--image", work .. "/missing.tar", "true" }
     assert.equal(125, code)
