@@ -19,6 +19,11 @@ if H.root and core.ns.gethostname() ~= "wbl-spec" then
   -- A tmpfs over the state directory: this run's container states only.
   core.fs.mkdir_p("/run/wbl", "0700")
   assert(core.mount.mount("tmpfs", "/run/wbl", "tmpfs", "nosuid,nodev", "mode=0700"))
+  -- And one over the image store: images and write layers of this run's
+  -- containers go with it (specs that need a store of their own set WBL_STORE).
+  local store = os.getenv("WBL_STORE") or "/var/lib/wbl"
+  core.fs.mkdir_p(store, "0700")
+  assert(core.mount.mount("tmpfs", store, "tmpfs", nil, "mode=0700"))
   require("wbl.net").loopback_up()
   core.ns.sethostname("wbl-spec")
 end

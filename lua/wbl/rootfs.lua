@@ -19,11 +19,15 @@ function M.bind_root(root)
   return mount(root, root, nil, "bind,rec")
 end
 
+-- A mount point inside root, made if missing.  It is resolved inside
+-- root (openat2 RESOLVE_IN_ROOT): an image's /proc -> /etc symlink
+-- leads to root/etc, never to the host's.
 local function target(root, path)
-  local t = util.join(root, path)
-  local ok, msg, en = fs.mkdir_p(t, "0755")
-  if not ok then return nil, msg, en end
-  return t
+  local fd, where, en = core.inroot.open(root, path, "dir")
+  if not fd then return nil, where, en end
+  fd:close()
+  if not where then return nil, "resolve " .. path .. " in " .. root .. ": no path", E.ENOENT end
+  return where
 end
 
 --- /proc of the container's PID namespace: nosuid, noexec, nodev.

@@ -196,6 +196,29 @@ describe("images and layers #priv", function()
     assert.same({}, layers())
   end)
 
+  H.it_priv("an image's /sys or /tmp symlinked out of the root: contained, or refused", function()
+    local root = rootfs_copy("links")
+    assert(util.rm_rf(root .. "/sys"))
+    assert(fs.symlink("../../../../../../etc", root .. "/sys"))
+    local name = H.name("links")
+    local out, err, code = run { "--name", name, "--rootfs", root, "sh", "-c",
+      "awk '$5 == \"/etc\" {print $5, $9}' /proc/self/mountinfo" }
+    assert.equal(0, code, err)
+    assert.equal("/etc sysfs\n", out) -- on the container's /etc
+    _, err, code = wbl("images.lua", { "rm-layer", name })
+    assert.equal(0, code, err)
+    -- a dangling link is not followed to make its target on the host
+    local escape = "/wbl-spec-escape-" .. util.random_hex(4)
+    assert(util.rm_rf(root .. "/tmp"))
+    assert(fs.symlink(escape, root .. "/tmp"))
+    _, err, code = run { "--rm", "--rootfs", root, "true" }
+    assert.equal(125, code)
+    assert.matches("mount /tmp: mkdir tmp in " .. store .. "/containers/", err, 1, true)
+    assert.matches("(ENOENT)", err, 1, true)
+    assert.is_nil(fs.stat(escape))
+    assert.same({}, layers())
+  end)
+
   H.it_priv("commit, then run: the change is there, the deletion too", function()
     local tar = tarball("base.tar")
     local name = H.name("c")
