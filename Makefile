@@ -54,6 +54,14 @@ test: deps all rootfs
 test-unit: all
 	sh spec/run.sh --run=unit
 
+# The cgroup and workflow specs again, in a throwaway qemu VM (software
+# emulation; Debian's kernel from /boot) on pure cgroup v2: vm/run.sh.
+VM_DEPS  = qemu-system-x86 linux-image-amd64 busybox-static cpio xz-utils
+test-vm: deps all rootfs
+	@if ! dpkg -s $(VM_DEPS) >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(VM_DEPS); fi
+	sh vm/run.sh
+
 check:
 	luacheck lua scripts examples spec
 
@@ -67,4 +75,4 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all deps rootfs shell test test-unit check install clean
+.PHONY: all deps rootfs shell test test-unit test-vm check install clean

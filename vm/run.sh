@@ -3,7 +3,7 @@
 # software emulation (no KVM needed), run the specs in it (default: the
 # cgroup and workflow specs) on pure cgroup v2, print the results; the
 # last line is the specs' "N passed, N failed, N skipped".
-# WBL_VM_TIMEOUT (seconds, default 1800) bounds the whole run.
+# WBL_VM_TIMEOUT (seconds, default 900) bounds the whole run.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 out=build/vm
@@ -14,7 +14,7 @@ rm -f "$out/result.txt"
 accel=tcg
 [ -w /dev/kvm ] && [ -z "${WBL_VM_TCG:-}" ] && accel=kvm
 start=$(date +%s)
-timeout "${WBL_VM_TIMEOUT:-1800}" qemu-system-x86_64 \
+timeout "${WBL_VM_TIMEOUT:-900}" qemu-system-x86_64 \
   -accel "$accel" -cpu max -smp 2 -m 2048 \
   -kernel "$out/vmlinux" -initrd "$out/initrd.cpio" \
   -append "console=ttyS0 quiet loglevel=1 panic=-1 rdinit=/init cgroup_no_v1=all" \
