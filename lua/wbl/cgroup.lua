@@ -193,12 +193,11 @@ end
 
 -- cgroup2: let the controllers through every ancestor's subtree_control.
 local function enable(dir, ctls)
-  local ok, msg, en = true
   for _, ctl in ipairs(ctls) do
     local file = dir .. "/cgroup.subtree_control"
     local cur = words(read(file))
     if not cur[ctl] then
-      ok, msg, en = write(file, "+" .. ctl)
+      local ok, msg, en = write(file, "+" .. ctl)
       if not ok then
         if en == E.EBUSY then
           msg = msg .. " (the no-internal-process rule: " .. dir ..
@@ -293,10 +292,10 @@ local function apply(lim, d)
     if has(d.controllers, f.ctl) then
       local path = d.path .. "/" .. f.file
       local ok, msg, en = write(path, f.value)
-      if not ok then
-        if f.optional and en == E.ENOENT then
-          ok = true -- no swap accounting: docker's implicit swap limit is skipped
-        elseif en == E.ENOENT and f.ctl == "memory" then
+      -- ENOENT of an optional file: no swap accounting, and docker's
+      -- implicit swap limit is skipped.
+      if not ok and not (f.optional and en == E.ENOENT) then
+        if en == E.ENOENT and f.ctl == "memory" then
           return nil, ("%s: this kernel has no swap accounting (%s)"):format(f.option, msg), en
         else
           return nil, ("%s %s: %s"):format(f.option, f.value, msg), en
