@@ -43,7 +43,8 @@ local function main()
   -- 2. Checks that need no side effects.
   if opts.tty then step("-t", wbl.container.check_tty()) end
   -- The image's layers (a tarball is imported into the store, once).
-  c.lowers = step("image " .. c.image, wbl.image.lowers(opts, wbl.container.default_rootfs()))
+  c.lowers = step((opts.image and "image " or "rootfs ") .. c.image,
+    wbl.image.lowers(opts, wbl.container.default_rootfs()))
   local limits = step("limits", wbl.cgroup.limits(opts))
 
   -- 3. The state directory: from here on, teardown undoes what was made.
