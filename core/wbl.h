@@ -57,7 +57,6 @@ int wbl_open_mount(lua_State *L);
 int wbl_open_fs(lua_State *L);
 int wbl_open_ipc(lua_State *L);
 int wbl_open_nl(lua_State *L);
-int wbl_open_cgroup(lua_State *L);
 int wbl_open_overlay(lua_State *L);
 int wbl_open_inroot(lua_State *L);
 
