@@ -65,6 +65,16 @@ test-vm: deps all rootfs
 check:
 	luacheck lua scripts examples spec
 
+# The benchmark (bench/bench.lua says what it measures; BENCH_RUNS=N etc.).
+BENCH_DEPS = crun runc bubblewrap util-linux
+bench: deps all rootfs
+	@if ! dpkg -s $(BENCH_DEPS) >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_DEPS); fi
+	@mkdir -p build/bench
+	$(CC) -O2 -Wall -Wextra -o build/bench/measure bench/measure.c
+	$(CC) -O2 -Wall -Wextra -o build/bench/floor bench/floor.c
+	build/wbl bench/bench.lua
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/wbl \
 	  $(DESTDIR)$(PREFIX)/lib/lua/5.4/wbl
@@ -75,4 +85,4 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all deps rootfs shell test test-unit test-vm check install clean
+.PHONY: all deps rootfs shell test test-unit test-vm check bench install clean

@@ -4,6 +4,7 @@
  * plus errno constants and the version.
  */
 #include <errno.h>
+#include <time.h>
 
 #include "wbl.h"
 
@@ -27,6 +28,15 @@ static const struct {
               E(EROFS),     E(ESRCH),     E(ETXTBSY),    E(EXDEV),
               {NULL, 0}};
 
+/* core.monotonic_ns(): CLOCK_MONOTONIC in nanoseconds (for WBL_TRACE). */
+static int core_monotonic_ns(lua_State *L)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushinteger(L, (lua_Integer)ts.tv_sec * 1000000000 + ts.tv_nsec);
+  return 1;
+}
+
 int luaopen_wbl_core(lua_State *L)
 {
   lua_newtable(L);
@@ -44,5 +54,7 @@ int luaopen_wbl_core(lua_State *L)
   lua_setfield(L, -2, "errno");
   lua_pushliteral(L, WBL_VERSION);
   lua_setfield(L, -2, "version");
+  lua_pushcfunction(L, core_monotonic_ns);
+  lua_setfield(L, -2, "monotonic_ns");
   return 1;
 }

@@ -106,6 +106,7 @@ function C:teardown()
   while #self.undo > 0 do
     local u = table.remove(self.undo)
     local ok, res, msg, en = pcall(u[2], self)
+    wbl.trace("teardown: " .. u[1])
     if not ok then
       errs[#errs + 1] = u[1] .. ": " .. tostring(res)
     elseif res == nil or res == false then

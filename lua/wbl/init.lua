@@ -31,6 +31,20 @@ function Error:__tostring()
   return s
 end
 
+--- WBL_TRACE=FILE: append "pid<TAB>monotonic ns<TAB>label" to FILE when
+-- this module loads and at every wbl.step (i.e. when the step's work is
+-- done) and wbl.trace call; bench/ turns it into a breakdown.  Off: a no-op.
+local trace_file = os.getenv("WBL_TRACE")
+local trace_fd
+function M.trace(label)
+  if not trace_file then return end
+  trace_fd = trace_fd or core.fd.open(trace_file, "wronly,append,creat,cloexec", "0644")
+  if trace_fd then
+    trace_fd:write(("%d\t%d\t%s\n"):format(core.proc.getpid(), core.monotonic_ns(), label))
+  end
+end
+M.trace("wbl loaded")
+
 --- Is e an error raised by wbl.step / wbl.fail?
 function M.is_error(e) return getmetatable(e) == Error end
 
@@ -43,6 +57,7 @@ end
 --- Check a library result: on `nil, msg, errno[, code]` raise an error
 -- naming the step; otherwise return the results.
 function M.step(step, ok, ...)
+  if trace_file then M.trace(step) end
   if ok == nil or ok == false then
     local msg, errno, code = ...
     M.fail(step, msg or "failed", errno, code)
