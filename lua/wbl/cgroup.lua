@@ -328,23 +328,23 @@ function M.create(id, lim)
   end
   for _, d in ipairs(dirs) do
     -- A concurrent wbl may remove an empty parent between our mkdirs:
-    -- ENOENT at the leaf means "make the parent again".
+    -- ENOENT means "make the parent again".
+    cg.dirs[#cg.dirs + 1] = d
+    d.made = {}
     for attempt = 1, 3 do
       local made, m, e, partial = make_parent(d, parts)
-      d.made = d.made or {}
       for _, p in ipairs(made or partial or {}) do d.made[#d.made + 1] = p end
-      if not made then return fail(m, e) end
-      d.path = join(d.mount, lim.parent, id)
-      local ok
-      ok, m, e = fs.mkdir(d.path, "0755")
-      if ok then break end
-      if e == E.EEXIST then
-        return fail(("%s exists: a container named %q is running, or left it behind " ..
-          "(wbl scripts/cleanup.lua removes leftovers)"):format(d.path, id), e)
+      if made then
+        local path = join(d.mount, lim.parent, id)
+        made, m, e = fs.mkdir(path, "0755")
+        if made then d.path = path break end
+        if e == E.EEXIST then
+          return fail(("%s exists: a container named %q is running, or left it behind " ..
+            "(wbl scripts/cleanup.lua removes leftovers)"):format(path, id), e)
+        end
       end
       if e ~= E.ENOENT or attempt == 3 then return fail(m, e) end
     end
-    cg.dirs[#cg.dirs + 1] = d
     if d.v2 then cg.v2 = d.path end
     local ok, m, e = true
     if not d.v2 and has(d.controllers, "cpuset") then ok, m, e = cpuset_inherit(d.path) end
@@ -427,7 +427,7 @@ end
 -- then whatever any hierarchy still lists.
 function M.kill(cg)
   for _, d in ipairs(cg.dirs) do
-    if fs.stat(d.path) then
+    if d.path and fs.stat(d.path) then
       if d.v2 then
         if not write(d.path .. "/cgroup.kill", "1") then
           freeze_kill(d.path, "cgroup.freeze", "1", "0")
@@ -437,7 +437,9 @@ function M.kill(cg)
       end
     end
   end
-  for _, d in ipairs(cg.dirs) do kill_listed(d.path) end
+  for _, d in ipairs(cg.dirs) do
+    if d.path then kill_listed(d.path) end
+  end
   return true
 end
 
@@ -464,9 +466,20 @@ function M.remove(cg, timeout_ms)
       end
     end
   end
+  -- The parents: those this container made, and all of wbl's own ("wbl"
+  -- and below); never others (a --cgroup-parent of the host's).  EBUSY:
+  -- another container still uses it.
+  local parts = parent_parts(cg.parent)
   for _, d in ipairs(cg.dirs) do
-    for i = #(d.made or {}), 1, -1 do
-      fs.rmdir(d.made[i]) -- EBUSY: another container still uses it
+    local made = {}
+    for _, p in ipairs(d.made or {}) do made[p] = true end
+    local chain, dir = {}, d.mount
+    for _, p in ipairs(parts) do
+      dir = dir .. "/" .. p
+      chain[#chain + 1] = dir
+    end
+    for i = #chain, 1, -1 do
+      if parts[1] == "wbl" or made[chain[i]] then fs.rmdir(chain[i]) end
     end
   end
   if #errs > 0 then return nil, table.concat(errs, "; "), first_en end
