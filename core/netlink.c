@@ -163,6 +163,28 @@ static int nl_cb_error(const struct nlmsghdr *nlh, void *data)
   return MNL_CB_ERROR;
 }
 
+/* NLMSG_DONE ends a dump (its payload, when there is one, is an error). */
+static int nl_cb_done(const struct nlmsghdr *nlh, void *data)
+{
+  (void)data;
+  if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(int)) {
+    int e = *(int *)mnl_nlmsg_get_payload(nlh);
+    if (e < 0) {
+      errno = -e;
+      return MNL_CB_ERROR;
+    }
+  }
+  return MNL_CB_STOP;
+}
+
+static int nl_cb_overrun(const struct nlmsghdr *nlh, void *data)
+{
+  (void)nlh;
+  (void)data;
+  errno = ENOSPC;
+  return MNL_CB_ERROR;
+}
+
 /* Send nlh, run the answers (through cb, if any) until the ACK or the end
  * of a dump.  Returns 0, or -1 with errno set (the kernel's error, and its
  * extended-ack text in n->extack). */
@@ -171,9 +193,14 @@ static int nl_talk(wbl_Nl *n, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
   static char buf[NL_BUFSIZE]; /* the core is single-threaded */
   mnl_cb_t ctl[NLMSG_MIN_TYPE] = {0};
   ctl[NLMSG_ERROR] = nl_cb_error;
+  ctl[NLMSG_DONE] = nl_cb_done;
+  ctl[NLMSG_OVERRUN] = nl_cb_overrun;
   n->extack[0] = '\0';
   nlh->nlmsg_flags |= NLM_F_REQUEST;
-  if (!(nlh->nlmsg_flags & NLM_F_DUMP))
+  /* NLM_F_DUMP shares bits with NLM_F_EXCL and NLM_F_CREATE: a dump is a
+   * RTM_GET* (type % 4 == 2) with both bits. */
+  int is_dump = (nlh->nlmsg_type & 3) == 2 && (nlh->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP;
+  if (!is_dump)
     nlh->nlmsg_flags |= NLM_F_ACK;
   nlh->nlmsg_seq = ++n->seq;
   if (mnl_socket_sendto(n->nl, nlh, nlh->nlmsg_len) < 0)
@@ -725,7 +752,7 @@ static int route_change(lua_State *L, int type)
   const char *gw = luaL_optstring(L, -1, NULL);
   lua_getfield(L, 2, "dev");
   int has_dev = !lua_isnil(L, -1);
-  const char *dev = has_dev ? luaL_tolstring(L, -1, NULL) : "-";
+  const char *dev = has_dev ? luaL_tolstring(L, -1, NULL) : NULL;
   int family = AF_UNSPEC, dlen = 0, gfamily = AF_UNSPEC, glen;
   unsigned char daddr[16], gaddr[16];
   int is_default = strcmp(dst, "default") == 0;
@@ -781,7 +808,8 @@ static int route_change(lua_State *L, int type)
     lua_pop(L, 1);
   }
   if (nl_talk(n, nlh, NULL, NULL) < 0)
-    return nl_fail(L, n, "%s %s%s%s dev %s", op, dst, gw ? " via " : "", gw ? gw : "", dev);
+    return nl_fail(L, n, "%s %s%s%s%s%s", op, dst, gw ? " via " : "", gw ? gw : "",
+                   dev ? " dev " : "", dev ? dev : "");
   lua_pushboolean(L, 1);
   return 1;
 }
