@@ -143,12 +143,12 @@ static int set_layer(int fsfd, const char *key, const char *path, int *by_fd,
     close(dfd);
     if (r == 0)
       return 0;
-    if (en != EINVAL) {
+    if (en != EINVAL && en != EOPNOTSUPP) {
       errno = en;
       snprintf(what, size, "fsconfig %s %s", key, path);
       return -1;
     }
-    *by_fd = 0; /* before 6.13: strings only */
+    *by_fd = 0; /* before 6.13: strings only (6.1 says EOPNOTSUPP) */
   }
   if (fsconfig(fsfd, FSCONFIG_SET_STRING, key, path, 0) == 0)
     return 0;
@@ -190,6 +190,12 @@ static int mount_fsconfig(lua_State *L, int lowers, int n, const char *upper,
                 set_layer(fsfd, "workdir", work, &by_fd, what, size) < 0))
     goto fail;
   if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+    if (errno == EINVAL && !by_fd) {
+      /* Before 6.5 overlay has no fs_context parameters: the strings were
+       * kept as legacy options, and "lowerdir+" is unknown at create. */
+      close(fsfd);
+      return 0;
+    }
     snprintf(what, size, "create overlay for %s", target);
     goto fail;
   }
