@@ -39,6 +39,11 @@ local function say(...) out:write(string.format(...), "\n"); out:flush() end
 
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
+-- s with every plain occurrence of `from` replaced by `to`.
+local function subst(s, from, to)
+  return (s:gsub(from:gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0"), (to:gsub("%%", "%%%%"))))
+end
+
 local function which(name)
   for dir in (os.getenv("PATH") or "/usr/sbin:/usr/bin:/sbin:/bin"):gmatch("[^:]+") do
     local p = dir .. "/" .. name
@@ -259,7 +264,7 @@ local function label_of(argv)
   for i, a in ipairs(argv) do
     if i == 1 then a = a:match("[^/]+$") end
     if a == RUN then a = "run.lua" end
-    a = a:gsub(TMP, "$T"):gsub(ROOT, "ROOT")
+    a = subst(subst(a, TMP, "$T"), ROOT, "ROOT")
     t[#t + 1] = a
   end
   return table.concat(t, " ")
@@ -505,7 +510,9 @@ local function breakdown(tracefile, nruns, untraced)
         runs[#runs + 1] = cur
       elseif cur then
         local who = label:match("^bench:") and "bench" or (pid == "1" and "ctr" or "wbl")
-        label = label:gsub("^bench:", ""):gsub(TMP, "$T"):gsub(ROOT, "ROOT"):gsub("%x+%x%x%x%x%x%x%x%x%x%x%x", "ID")
+        label = subst(subst(label:gsub("^bench:", ""), TMP, "$T"), ROOT, "ROOT")
+        label = subst(label, home .. "/build/../rootfs/busybox", "ROOT")
+        label = label:gsub("%x%x%x%x%x%x%x%x%x%x%x%x+", "ID")
         cur[#cur + 1] = { who = who, label = label, t = tonumber(ns) }
       end
     end
@@ -648,8 +655,8 @@ local function main()
     else
       measure("trace", { target }, RUNS, 1, { "-T", q(tracefile), "-E", q("WBL_TRACE=" .. tracefile) })
       local startup = {
-        case("lua", { which("lua5.4") or "lua5.4", "-e", "" }, { label = "lua5.4 -e '' (reference)" }),
-        case("wbl-e", { WBL, "-e", "" }, { label = "wbl -e '' (exec + Lua state + exit)" }),
+        case("lua", { which("lua5.4") or "lua5.4", "-e", "local _" }, { label = "lua5.4 -e 'local _' (reference)" }),
+        case("wbl-e", { WBL, "-e", "local _" }, { label = "wbl -e 'local _' (exec + Lua state + exit)" }),
         case("wbl-req", { WBL, "-e", "require 'wbl'" }, { label = "wbl -e \"require 'wbl'\"" }),
         case("wbl-help", { WBL, RUN, "--help" }, { label = "wbl run.lua --help (loads run.lua, args)" }),
       }
