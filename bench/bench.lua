@@ -475,7 +475,7 @@ local function print_main(res)
   end
 end
 
-local function print_scaling(title, res, per)
+local function print_scaling(title, res, per, no_ratios)
   say("")
   say("## %s", title)
   say("%-8s %-50s %10s %12s %12s %8s %5s", "id", "command", "wall ms", "ms/container", "cpu ms", "rss MiB", "runs")
@@ -491,7 +491,7 @@ local function print_scaling(title, res, per)
   end
   local ids = {}
   for _, c in ipairs(res.order) do if not why(res, c) then ids[#ids + 1] = c.id end end
-  if ids[1] and #ids > 1 then
+  if ids[1] and #ids > 1 and not no_ratios then
     local parts = {}
     for i = 2, #ids do parts[#parts + 1] = ("%s/%s %.2f"):format(ids[1], ids[i], ratio(res, ids[1], ids[i]) or 0) end
     say("ratios: %s", table.concat(parts, ", "))
@@ -638,7 +638,7 @@ local function main()
     say("note: run.lua takes one layer per image (--rootfs DIR or --image NAME); the layer rows run")
     say("scripts/run.lua unchanged through bench/layers.lua, which makes wbl.image.lowers return")
     say("N directories (N-1 small ones over the busybox root).")
-    print_scaling("Overlay root of 1, 10 and 60 layers", results.layers, 1)
+    print_scaling("Overlay root of 1, 10 and 60 layers", results.layers, 1, true)
     for _, n in ipairs { 1, 10, 60 } do
       local r = ratio(results.layers, "wbl-L" .. n, "floor-L" .. n)
       if r then say("wbl/floor with %d layer(s): %.2f", n, r) end

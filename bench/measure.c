@@ -40,7 +40,7 @@
 #include <unistd.h>
 
 #define MAXCASES 64
-#define MAXARGS 64
+#define MAXARGS 512
 #define MAXPAR 256
 
 struct bcase {

@@ -81,6 +81,8 @@ function C:set_pid(pid)
   return self:save()
 end
 
+local own_start = {} -- { pid, starttime } of this process (C:state)
+
 --- What is saved: plain data only (no functions, no handles).
 function C:state()
   local s = {}
@@ -88,7 +90,9 @@ function C:state()
     if type(v) ~= "function" and type(v) ~= "userdata" and k ~= "undo" then s[k] = v end
   end
   s.wbl_pid = core.proc.getpid()
-  s.wbl_starttime = M.starttime(s.wbl_pid)
+  -- Our own start time never changes: read /proc once per process.
+  if own_start[1] ~= s.wbl_pid then own_start = { s.wbl_pid, M.starttime(s.wbl_pid) } end
+  s.wbl_starttime = own_start[2]
   return s
 end
 
