@@ -341,7 +341,7 @@ local function unshare_case()
     "chroot", ROOT, "/bin/true" })
 end
 
-local function floor_case(o)
+local function floor_case()
   return case("floor", { FLOOR, ROOT, "/bin/true" },
     { label = "floor: clone(6 ns), bind root, /proc, pivot_root, exec, wait" })
 end
@@ -500,7 +500,7 @@ end
 
 -- The breakdown ------------------------------------------------------------
 
-local function breakdown(tracefile, nruns, untraced)
+local function breakdown(tracefile, untraced)
   local runs, cur = {}, nil
   for l in io.lines(tracefile) do
     local pid, ns, label = l:match("^(%d+)\t(%d+)\t(.*)$")
@@ -509,7 +509,7 @@ local function breakdown(tracefile, nruns, untraced)
         cur = { { who = "bench", label = "fork", t = tonumber(ns) } }
         runs[#runs + 1] = cur
       elseif cur then
-        local who = label:match("^bench:") and "bench" or (pid == "1" and "ctr" or "wbl")
+        local who = label:match("^bench:") and "bench" or (pid == "1" and "ctr" or "host")
         label = subst(subst(label:gsub("^bench:", ""), TMP, "$T"), ROOT, "ROOT")
         label = subst(label, home .. "/build/../rootfs/busybox", "ROOT")
         label = label:gsub("%x%x%x%x%x%x%x%x%x%x%x%x+", "ID")
@@ -534,17 +534,17 @@ local function breakdown(tracefile, nruns, untraced)
     totals[#totals + 1] = (run[#run].t - run[1].t) / 1e6
   end
   say("")
-  say("## Where wbl's time goes: %s", untraced.label)
+  say("## Where the time goes: %s", untraced.label)
   say("WBL_TRACE marks (wbl.step: when a step's work is done; teardown: after each undo), %d runs.", #runs)
   say("Each line: median ms since the previous mark, in whichever process made it; the line names")
-  say("the work that ends there (wbl = host side, ctr = the container's init.lua before exec).")
+  say("the work that ends there (host: wbl or floor; ctr: the container's side before exec).")
   say("")
   say("%-5s %-62s %8s %8s", "who", "step (work ending at this mark)", "ms", "cum ms")
   local cum = 0
   local names = {
-    ["wbl\twbl loaded"] = "exec build/wbl, Lua state, run.lua loaded, require 'wbl'",
+    ["host\twbl loaded"] = "exec build/wbl, Lua state, run.lua loaded, require 'wbl'",
     ["bench\treaped"] = "wbl exits, reaped (Lua exit, process teardown)",
-    ["wbl\twait"] = "exec /bin/true, it exits, namespaces die, SIGCHLD, waitpid",
+    ["host\twait"] = "exec /bin/true, it exits, namespaces die, SIGCHLD, waitpid",
   }
   for _, key in ipairs(order) do
     local m = median(deltas[key])
@@ -555,7 +555,30 @@ local function breakdown(tracefile, nruns, untraced)
     say("%-5s %-62s %8.2f %8.2f", who, nice:sub(1, 62), m, cum)
   end
   say("%-5s %-62s %8.2f", "", "traced total (median, fork to reaped)", median(totals) or 0)
-  return deltas, order
+  -- The same, by phase.
+  local phases, sums, phase = {}, {}, nil
+  for _, key in ipairs(order) do
+    local who, label = key:match("^(.-)\t(.*)$")
+    if label == "wbl loaded" or label == "floor started" then
+      phase = "1 start: exec (wbl: + Lua state, run.lua, require 'wbl')"
+    elseif who == "host" and label == "clone" then phase = "3 clone (6 namespaces; wbl: fork of the Lua process)"
+    elseif who == "ctr" then phase = "5 container side (wbl: init.lua: wake-up, COW faults, mounts, pivot)"
+    elseif label == "wait" then phase = "6 exec /bin/true, exit, namespaces die, wait"
+    elseif label:match("^teardown") then phase = "7 teardown"
+    elseif who == "bench" then phase = "8 exit, reaped"
+    elseif phase and phase:match("^1") then
+      phase = "2 host setup before clone (wbl: options, modules, state, layer, cgroups)"
+    elseif phase and phase:match("^3") then phase = "4 host after clone (state save, cgroup.procs, go)"
+    end
+    if phase then
+      if not sums[phase] then sums[phase] = 0; phases[#phases + 1] = phase end
+      sums[phase] = sums[phase] + median(deltas[key])
+    end
+  end
+  say("")
+  say("By phase (sums of the medians above):")
+  for _, p in ipairs(phases) do say("  %-70s %6.2f ms", p:sub(3), sums[p]) end
+  return sums
 end
 
 -- Main -----------------------------------------------------------------------
@@ -661,9 +684,31 @@ local function main()
         case("wbl-help", { WBL, RUN, "--help" }, { label = "wbl run.lua --help (loads run.lua, args)" }),
       }
       local u = measure("startup", startup, RUNS, WARMUP)
-      -- The marks before the first one are wbl's start; seen by reading
-      -- the trace, which this run wrote only with WBL_TRACE set.
-      breakdown(tracefile, RUNS, target)
+      local wsums = breakdown(tracefile, target)
+      local ffile = TMP .. "/trace-floor.tsv"
+      local fl = floor_same()
+      measure("trace floor", { fl }, RUNS, 1, { "-T", q(ffile), "-E", q("WBL_TRACE=" .. ffile) })
+      local fsums = breakdown(ffile, fl)
+      say("")
+      say("wbl against the floor with the same setup, by phase (ms):")
+      say("  %-70s %7s %7s %7s", "phase", "wbl", "floor", "wbl-fl")
+      local keys = {}
+      for k in pairs(wsums) do keys[#keys + 1] = k end
+      for k in pairs(fsums) do if not wsums[k] then keys[#keys + 1] = k end end
+      table.sort(keys)
+      local tw, tf = 0, 0
+      for _, k in ipairs(keys) do
+        local a, b = wsums[k] or 0, fsums[k] or 0
+        tw, tf = tw + a, tf + b
+        say("  %-70s %7.2f %7.2f %7.2f", k:sub(3), a, b, a - b)
+      end
+      say("  %-70s %7.2f %7.2f %7.2f", "total", tw, tf, tw - tf)
+      if has.bridge then
+        local br = wbl_cases()[3]
+        local brfile = TMP .. "/trace-bridge.tsv"
+        measure("trace bridge", { br }, RUNS, 1, { "-T", q(brfile), "-E", q("WBL_TRACE=" .. brfile) })
+        breakdown(brfile, br)
+      end
       say("")
       say("Process start alone (untraced, interleaved):")
       for _, c in ipairs(startup) do
@@ -694,7 +739,8 @@ local function main()
       say("wall <= bwrap's:               %s", have("bwrap") and ("%s (wbl-m/bwrap = %.2f)"):format(verdict(r <= 1), r)
         or "cannot be evaluated: bwrap did not run")
       r = ratio(m, t, "floor-s")
-      say("wall <= 1.5x floor, same setup: %s", have("floor-s") and ("%s (wbl-m/floor-s = %.2f)"):format(verdict(r <= 1.5), r)
+      say("wall <= 1.5x floor, same setup: %s",
+        have("floor-s") and ("%s (wbl-m/floor-s = %.2f)"):format(verdict(r <= 1.5), r)
         or "cannot be evaluated: the floor did not run")
       if have("crun") then
         local a, b = median(m[t].rss) / 1024, median(m.crun.rss) / 1024

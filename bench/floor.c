@@ -34,6 +34,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAXLOWER 128
@@ -45,6 +46,21 @@ static long long mem;
 static char **cmd;
 static int sync_pipe[2];
 static char layer[4096], upper[4200], work[4200], merged[4200], cg[256];
+static int tfd = -1;
+
+/* WBL_TRACE=FILE: the same marks as wbl's (pid, CLOCK_MONOTONIC ns, label). */
+static void mark(const char *label)
+{
+  if (tfd < 0)
+    return;
+  struct timespec ts;
+  char buf[256];
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int n = snprintf(buf, sizeof buf, "%d\t%lld\t%s\n", (int)getpid(),
+                   (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec, label);
+  if (write(tfd, buf, n) < 0)
+    tfd = -1;
+}
 
 static void fail(const char *what)
 {
@@ -78,6 +94,7 @@ static int child(void *arg)
   }
   char path[8192];
   const char *r = root;
+  mark("started");
   mnt(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
   if (tmpdir) {
     int n = snprintf(path, sizeof path, "lowerdir=");
@@ -123,6 +140,7 @@ static int child(void *arg)
     snprintf(path, sizeof path, "%s/tmp", r);
     mnt("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
   }
+  mark("mounts");
   if (chdir(r) < 0)
     fail(r);
   if (syscall(SYS_pivot_root, ".", ".") < 0)
@@ -148,6 +166,7 @@ static int child(void *arg)
       fail("/dev/null");
     close(null);
   }
+  mark("pivot_root, hostname, lo, stdin");
   execv(cmd[0], cmd);
   fail(cmd[0]);
   return 125;
@@ -183,6 +202,9 @@ int main(int argc, char **argv)
   }
   root = argv[optind];
   cmd = argv + optind + 1;
+  if (getenv("WBL_TRACE"))
+    tfd = open(getenv("WBL_TRACE"), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  mark("floor started");
   if (tmpdir) {
     snprintf(layer, sizeof layer, "%s/floor-%d", tmpdir, (int)getpid());
     snprintf(upper, sizeof upper, "%s/upper", layer);
@@ -207,18 +229,21 @@ int main(int argc, char **argv)
     if (pipe2(sync_pipe, O_CLOEXEC) < 0)
       fail("pipe");
   }
+  mark("upper/work dirs, memory cgroup");
   static char stack[256 * 1024] __attribute__((aligned(16)));
   pid_t pid = clone(child, stack + sizeof stack,
                     CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET |
                         CLONE_NEWCGROUP | SIGCHLD, NULL);
   if (pid < 0)
     fail("clone");
+  mark("clone");
   if (mem) {
     char path[512], val[32];
     close(sync_pipe[0]);
     snprintf(path, sizeof path, "%s/cgroup.procs", cg);
     snprintf(val, sizeof val, "%d", (int)pid);
     wfile(path, val);
+    mark("cgroup.procs, go");
     if (write(sync_pipe[1], "g", 1) != 1)
       fail("go");
     close(sync_pipe[1]);
@@ -227,9 +252,12 @@ int main(int argc, char **argv)
   while (waitpid(pid, &st, 0) < 0)
     if (errno != EINTR)
       fail("waitpid");
+  mark("wait");
   if (mem && rmdir(cg) < 0)
     fail(cg);
+  mark("teardown: rmdir the memory cgroup");
   if (tmpdir && nftw(layer, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
     fail(layer);
+  mark("teardown: remove upper/work");
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
