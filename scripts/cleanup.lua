@@ -36,6 +36,7 @@ for _, c in ipairs(wbl.container.list()) do
     -- The container's processes died with its PID 1 (pdeathsig); what
     -- stays on the host is listed in its state.
     if c.cgroup then report(c.id .. ": cgroup", wbl.cgroup.remove(c.cgroup)) end
+    if c.net then report(c.id .. ": network", wbl.net.release(c)) end
     if c.rm and c.layer then report(c.id .. ": layer " .. c.layer, wbl.util.rm_rf(c.layer)) end
     report(c.id .. ": state " .. c.state_dir, wbl.util.rm_rf(c.state_dir))
     io.stdout:write(c.id, "\n")

@@ -27,6 +27,7 @@ step("mount /tmp", rootfs.mount_tmp(c.root))
 for _, v in ipairs(c.volumes) do step("volume " .. v.spec, overlay.volume(c.root, v)) end
 for _, t in ipairs(c.tmpfs) do step("tmpfs " .. t.spec, overlay.tmpfs(c.root, t)) end
 if c.tty then step("mount /dev/console", rootfs.mount_console(c.root)) end
+step("/etc/hosts, hostname, resolv.conf", net.bind_etc(c))
 if c.read_only then step("read-only root", overlay.read_only(c.root)) end
 
 -- Into the root; the host's root is detached.
@@ -34,7 +35,8 @@ step("pivot_root " .. c.root, rootfs.pivot(c.root))
 
 -- Who we are and what we see.
 step("hostname", wbl.core.ns.sethostname(c.hostname))
-step("loopback", net.loopback_up())
+if not (c.net and c.net.mode == "host") then step("loopback", net.loopback_up()) end
+step("eth0", net.configure(c.net))
 if not c.interactive then step("stdin", rootfs.stdin_null()) end
 step("workdir " .. c.workdir, rootfs.workdir(c.workdir))
 

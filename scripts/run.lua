@@ -46,6 +46,7 @@ local function main()
   c.lowers = step((opts.image and "image " or "rootfs ") .. c.image,
     wbl.image.lowers(opts, wbl.container.default_rootfs()))
   local limits = step("limits", wbl.cgroup.limits(opts))
+  step("--network " .. opts.network, wbl.net.check(opts))
 
   -- 3. The state directory: from here on, teardown undoes what was made.
   step("state", c:create())
@@ -62,16 +63,25 @@ local function main()
   c:defer("remove the cgroups", function() return wbl.cgroup.remove(c.cgroup) end)
   step("state", c:save())
 
+  -- The network (wbl.net): an address leased on the bridge (the default
+  -- network is made on first use), and /etc/hosts, hostname, resolv.conf.
+  step("network " .. opts.network, wbl.net.join(c, opts.network))
+  step("/etc files", wbl.net.etc_files(c))
+
   -- 4. The child, in new namespaces, blocked until we say go; there it
   --    runs init.lua, which ends by exec'ing the command as PID 1.
   local init = step("load init.lua", loadfile(here .. "/init.lua"))
   local placement = step("cgroup", wbl.cgroup.clone_opts(c.cgroup)) -- clone3 into cgroup2
-  local child = step("clone", wbl.proc.spawn(wbl.container.namespaces(), function()
+  local child = step("clone", wbl.proc.spawn(wbl.container.namespaces(opts), function()
     return init(c)
   end, placement))
   c:defer("stop the container", function() child:abort(); return true end)
   step("state", c:set_pid(child.pid))
   step("cgroup", wbl.cgroup.add(c.cgroup, child.pid)) -- the v1 hierarchies, before go
+
+  -- Its veth (the other end is made in its namespace as eth0), and -p.
+  step("veth into " .. child.pid, wbl.net.veth(c, child.pid))
+  step("-p", wbl.net.publish(c, opts.publish))
 
   -- 5. Go, and wait: signals to wbl are passed on to the container's PID 1.
   step("start", child:go())

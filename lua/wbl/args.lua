@@ -266,6 +266,13 @@ M.run = {
     help = "most processes at once (-1 or 0: unlimited)" },
   { nil, "cgroup-parent", arg = "PATH", check = check.cgroup_parent,
     help = "parent cgroup (default wbl)" },
+  -- Networking (lua/wbl/net.lua; networks: scripts/network.lua).
+  { nil, "network", arg = "none|host|bridge|NAME", default = "bridge",
+    check = function(v) return require("wbl.net").check_network(v) end,
+    help = "the container's network (default bridge)" },
+  { "p", "publish", arg = "HOSTPORT:PORT[/tcp|/udp]", list = true,
+    check = function(v) return require("wbl.net").check_publish(v) end,
+    help = "map a host port to a container port" },
 }
 
 return M

@@ -24,8 +24,9 @@ end
 
 --- The namespaces a container gets: uts, ipc, pid, mnt, net, and cgroup
 -- where the kernel has it.
-function M.namespaces()
-  local ns = { "mnt", "uts", "ipc", "pid", "net" }
+function M.namespaces(opts)
+  local ns = { "mnt", "uts", "ipc", "pid" }
+  if not (opts and opts.network == "host") then ns[#ns + 1] = "net" end -- --network host
   if util.exists("/proc/self/ns/cgroup") then ns[#ns + 1] = "cgroup" end
   return table.concat(ns, ",")
 end

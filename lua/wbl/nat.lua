@@ -1,0 +1,159 @@
+--- Outbound NAT and port mapping, with nftables or iptables (whichever
+-- the host has: nft first; WBL_NAT=nft|iptables chooses).  Rules are
+-- grouped so that one command removes them all:
+--   nft:      a table per network (masquerade) and per container (DNAT),
+--             `ip wbl_NAME`; deleting the table deletes its rules;
+--   iptables: a masquerade rule tagged with a comment per network, and a
+--             chain WBL-NAME per container jumped to from PREROUTING and
+--             OUTPUT of the nat table.
+-- Port mappings answer on every local address of the host but loopback
+-- (127.0.0.0/8 would need route_localnet; not done).
+local core = require "wbl.core"
+local E = core.errno
+
+local M = {}
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+--- Run a command (a list), feeding input; true, or nil, its stderr, EIO.
+local function run(argv, input)
+  local parts = {}
+  for i, a in ipairs(argv) do parts[i] = q(a) end
+  local errf = os.tmpname()
+  local cmd = table.concat(parts, " ") .. " >/dev/null 2>" .. errf
+  local ok
+  if input then
+    local p = io.popen(cmd, "w")
+    p:write(input)
+    ok = p:close()
+  else
+    ok = os.execute(cmd)
+  end
+  local f = io.open(errf)
+  local err = f and f:read("a") or ""
+  if f then f:close() end
+  os.remove(errf)
+  if ok then return true end
+  err = err:gsub("%s+$", ""):gsub("\n", " | ")
+  return nil, ("%s: %s"):format(table.concat(argv, " "), err ~= "" and err or "failed"), E.EIO
+end
+M.run = run
+
+local function have(prog)
+  return os.execute("command -v " .. prog .. " >/dev/null 2>&1") == true
+end
+
+--- The backend: "nft", "iptables", or nil, message.
+function M.backend()
+  local want = os.getenv("WBL_NAT")
+  if want and want ~= "" then
+    if want ~= "nft" and want ~= "iptables" then return nil, "WBL_NAT must be nft or iptables", E.EINVAL end
+    if not have(want) then return nil, want .. ": not found", E.ENOENT end
+    return want
+  end
+  if have("nft") then return "nft" end
+  if have("iptables") then return "iptables" end
+  return nil, "neither nft nor iptables is installed (apt-get install nftables)", E.ENOENT
+end
+
+--- Let the host route: net.ipv4.ip_forward = 1 (in the caller's network
+-- namespace; left on, as docker does).
+function M.enable_forwarding()
+  local f = "/proc/sys/net/ipv4/ip_forward"
+  if (core.fs.read_file(f) or ""):sub(1, 1) == "1" then return true end
+  return core.fs.write_file(f, "1\n", "trunc")
+end
+
+local function gone(msg)
+  return msg and (msg:find("No such file or directory", 1, true) or msg:find("does not exist", 1, true)
+    or msg:find("No chain/target/match", 1, true) or msg:find("Bad rule", 1, true))
+end
+
+-- Masquerade what leaves the subnet by another link than the bridge.
+function M.masquerade(backend, name, subnet, bridge)
+  if backend == "nft" then
+    return run({ "nft", "-f", "-" }, ([[
+table ip wbl_%s {
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    ip saddr %s oifname != "%s" masquerade
+  }
+}
+]]):format(name, subnet, bridge))
+  end
+  return run { "iptables", "-w", "-t", "nat", "-A", "POSTROUTING", "-s", subnet, "!", "-o", bridge,
+    "-j", "MASQUERADE", "-m", "comment", "--comment", "wbl_" .. name }
+end
+
+--- Remove the masquerade of a network (absent counts as removed).
+function M.unmasquerade(backend, name, subnet, bridge)
+  local ok, msg, en
+  if backend == "nft" then
+    ok, msg, en = run { "nft", "delete", "table", "ip", "wbl_" .. name }
+  else
+    ok, msg, en = run { "iptables", "-w", "-t", "nat", "-D", "POSTROUTING", "-s", subnet, "!", "-o", bridge,
+      "-j", "MASQUERADE", "-m", "comment", "--comment", "wbl_" .. name }
+  end
+  if not ok and gone(msg) then return true end
+  return ok, msg, en
+end
+
+--- Map host ports to ip: ports is a list of { host =, container =, proto = }.
+-- tag names the rules (the container's veth).
+function M.publish(backend, tag, ip, ports)
+  if #ports == 0 then return true end
+  if backend == "nft" then
+    local rules = {}
+    for _, p in ipairs(ports) do
+      rules[#rules + 1] = ("    fib daddr type local ip daddr != 127.0.0.0/8 %s dport %d dnat to %s:%d")
+        :format(p.proto, p.host, ip, p.container)
+    end
+    rules = table.concat(rules, "\n")
+    return run({ "nft", "-f", "-" }, ([[
+table ip wbl_%s {
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+%s
+  }
+  chain output {
+    type nat hook output priority -100; policy accept;
+%s
+  }
+}
+]]):format(tag, rules, rules))
+  end
+  local chain = "WBL-" .. tag
+  local ok, msg, en = run { "iptables", "-w", "-t", "nat", "-N", chain }
+  if not ok then return nil, msg, en end
+  for _, p in ipairs(ports) do
+    ok, msg, en = run { "iptables", "-w", "-t", "nat", "-A", chain, "!", "-d", "127.0.0.0/8", "-p", p.proto,
+      "--dport", tostring(p.host), "-j", "DNAT", "--to-destination", ("%s:%d"):format(ip, p.container) }
+    if not ok then M.unpublish(backend, tag); return nil, msg, en end
+  end
+  for _, hook in ipairs { "PREROUTING", "OUTPUT" } do
+    ok, msg, en = run { "iptables", "-w", "-t", "nat", "-A", hook, "-m", "addrtype", "--dst-type", "LOCAL",
+      "-j", chain }
+    if not ok then M.unpublish(backend, tag); return nil, msg, en end
+  end
+  return true
+end
+
+--- Remove a container's port mappings (absent counts as removed).
+function M.unpublish(backend, tag)
+  if backend == "nft" then
+    local ok, msg, en = run { "nft", "delete", "table", "ip", "wbl_" .. tag }
+    if not ok and gone(msg) then return true end
+    return ok, msg, en
+  end
+  local chain = "WBL-" .. tag
+  for _, hook in ipairs { "PREROUTING", "OUTPUT" } do
+    -- -D removes one rule at a time; a chain is jumped to once per hook.
+    run { "iptables", "-w", "-t", "nat", "-D", hook, "-m", "addrtype", "--dst-type", "LOCAL", "-j", chain }
+  end
+  run { "iptables", "-w", "-t", "nat", "-F", chain }
+  local ok, msg, en = run { "iptables", "-w", "-t", "nat", "-X", chain }
+  if not ok and gone(msg) then return true end
+  return ok, msg, en
+end
+
+return M
