@@ -18,7 +18,7 @@ static const luaL_Reg families[] = {
 static const struct {
   const char *name;
   int value;
-} errnos[] = {E(E2BIG),     E(EACCES),    E(EADDRINUSE), E(EAGAIN),
+} errnos[] = {E(E2BIG),     E(EACCES),    E(EADDRINUSE), E(EADDRNOTAVAIL), E(EAGAIN),
               E(EBADF),     E(EBUSY),     E(ECHILD),     E(EEXIST),
               E(EFAULT),    E(EINTR),     E(EINVAL),     E(EIO),
               E(EISDIR),    E(ELOOP),     E(EMFILE),     E(ENAMETOOLONG),
