@@ -1,0 +1,363 @@
+-- Container networking end to end: scripts/run.lua --network / -p,
+-- scripts/network.lua, scripts/cleanup.lua, and the address leases.  The
+-- "host" is the spec run's own network namespace (spec/helper.lua); the
+-- other host a client reaches mapped ports from is a child namespace wired
+-- to it by a veth.  After every case no wbl link but the default bridge,
+-- no NAT table of a container and no lease remain; at the end, none at all.
+local core = require "wbl.core"
+local util = require "wbl.util"
+local P = core.proc
+
+local function sh(cmd) return H.sh(cmd) end
+
+local function sleep_ms(ms)
+  local r, w = assert(core.fd.pipe())
+  r:wait(ms)
+  r:close()
+  w:close()
+end
+
+-- Wait (10 ms steps, at most 20 s) until f() is true.
+local function eventually(f)
+  for _ = 1, 2000 do
+    if f() then return true end
+    sleep_ms(10)
+  end
+  return f()
+end
+
+local function links(prefix)
+  local out = {}
+  for name in (sh("ip -o link show")):gmatch("%d+: ([^:@]+)") do
+    if name:sub(1, #prefix) == prefix then out[#out + 1] = name end
+  end
+  table.sort(out)
+  return out
+end
+
+local function nft_tables()
+  local out = {}
+  for t in (sh("nft list tables")):gmatch("table ip (wbl_%S+)") do out[#out + 1] = t end
+  table.sort(out)
+  return out
+end
+
+local function leases(net)
+  local s = core.fs.read_file("/run/wbl/.net/" .. net .. "/leases.lua")
+  return s and util.unserialise(s) or {}
+end
+
+local function count(t)
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  return n
+end
+
+local function state(name)
+  return util.unserialise(assert(core.fs.read_file("/run/wbl/" .. name .. "/state.lua")))
+end
+
+-- A container in the background, its stdin a pipe (-i): it runs until
+-- :stop() writes a line (the commands here end with `read x`).
+local function start(args)
+  local out = os.tmpname()
+  local parts = { H.q(H.wbl), H.q(H.top .. "/scripts/run.lua"), "-i" }
+  for _, a in ipairs(args) do parts[#parts + 1] = H.q(a) end
+  local p = assert(io.popen(table.concat(parts, " ") .. " >" .. out .. " 2>&1", "w"))
+  local h = {}
+  function h.wait_for(pat)
+    local s
+    eventually(function()
+      s = core.fs.read_file(out) or ""
+      return s:match(pat) ~= nil or s:match("wbl: ") ~= nil
+    end)
+    assert(s:match(pat), "container output: " .. s)
+    return s
+  end
+  function h.stop()
+    if not p then return end
+    P.signal("SIGPIPE", "ignore") -- the container may be gone already
+    p:write("\n")
+    p:flush()
+    P.signal("SIGPIPE", "default")
+    local _, _, code = p:close()
+    p = nil
+    local s = core.fs.read_file(out) or ""
+    os.remove(out)
+    return code, s
+  end
+  return h
+end
+
+-- A child alone in a new network namespace, waiting until :done().
+local function netns()
+  local r, w = assert(core.fd.pipe())
+  local pid = assert(P.clone("net"))
+  if pid == 0 then
+    w:close()
+    r:read(1)
+    P._exit(0)
+  end
+  r:close()
+  local ns = { pid = pid, path = "/proc/" .. pid .. "/ns/net" }
+  function ns.done()
+    if w then w:write("x"); w:close(); w = nil; P.waitpid(pid) end
+  end
+  return ns
+end
+
+local function nothing_left()
+  -- The veths go with the containers' namespaces, a little after them.
+  assert.is_true(eventually(function() return #links("wblv") == 0 end), table.concat(links("wblv"), " "))
+  assert.same({}, links("wblt"))
+  for _, t in ipairs(nft_tables()) do assert.is_nil(t:match("^wbl_wblv"), t) end
+  for _, n in ipairs(core.fs.readdir("/run/wbl/.net") or {}) do
+    if n ~= "lock" then assert.same({}, leases(n), "leases of " .. n) end
+  end
+end
+
+describe("container networking #priv #netns", function()
+  after_each(function() if H.root then nothing_left() end end)
+  teardown(function()
+    if not H.root then return end
+    sh(H.q(H.wbl) .. " scripts/network.lua rm bridge")
+    nothing_left()
+    assert.same({}, links("wbl"))
+    assert.same({}, nft_tables())
+  end)
+
+  H.it_priv("bad --network and -p values exit 125 before anything is made", function()
+    local before = core.fs.readdir("/run/wbl")
+    for _, args in ipairs {
+      { "--network", "nope", "true" }, { "-p", "99999:80", "true" }, { "-p", "80", "true" },
+      { "-p", "8080:80/sctp", "true" }, { "--network", "none", "-p", "8080:80", "true" },
+    } do
+      local _, err, code = H.run(args)
+      assert.equal(125, code, table.concat(args, " "))
+      assert.matches("wbl: ", err)
+    end
+    local _, err = H.run { "--network", "nope", "true" }
+    assert.matches('no network named "nope"', err)
+    assert.same(before, core.fs.readdir("/run/wbl"))
+  end)
+
+  H.it_priv("bridge (default): eth0 with a leased address, a default route, /etc files", function()
+    local out, err, code = H.run { "--name", "n1", "--hostname", "box1", "sh", "-c",
+      "ip -o -4 addr show eth0; ip route; cat /etc/hosts /etc/hostname; ip -o link show lo; " ..
+      "echo x > /etc/hosts 2>/dev/null || echo read-only" }
+    assert.equal(0, code, err)
+    local ip = out:match("inet (10%.%d+%.%d+%.%d+)/16")
+    assert.truthy(ip, out)
+    assert.matches("default via %d+%.%d+%.0%.1 dev eth0", out)
+    assert.matches(ip:gsub("%.", "%%.") .. "\tbox1", out)
+    assert.matches("\nbox1\n", out)
+    assert.matches("lo: <LOOPBACK,UP", out)
+    assert.matches("read%-only", out)
+    -- The image was not written.
+    assert.equal("", core.fs.read_file(H.rootfs .. "/etc/hosts"))
+    -- The default network, made on first use: bridge wbl0 holds the gateway.
+    assert.matches("inet 10%.%d+%.0%.1/16", (sh("ip -o -4 addr show dev wbl0")))
+    assert.matches("masquerade", (sh("nft list table ip wbl_wbl0")))
+    assert.equal("1", core.fs.read_file("/proc/sys/net/ipv4/ip_forward"):sub(1, 1))
+  end)
+
+  H.it_priv("two containers on one bridge ping each other and the gateway", function()
+    local a = start { "--name", "pa", "sh", "-c", "echo ready; read x" }
+    finally(function() a.stop() end)
+    a.wait_for("ready")
+    local st = state("pa")
+    local out, err, code = H.run { "--name", "pb", "sh", "-c",
+      ("ping -c1 -W2 %s && ping -c1 -W2 %s"):format(st.net.ip, st.net.gateway) }
+    assert.equal(0, code, out .. err)
+    assert.matches("1 packets received", out)
+    -- and back: the host (the gateway) reaches a.
+    local _, _, c2 = sh("busybox ping -c1 -W2 " .. st.net.ip)
+    assert.equal(0, c2)
+    assert.equal(0, (a.stop()))
+  end)
+
+  H.it_priv("--network none has lo only; host shares the host's links", function()
+    local out, err, code = H.run { "--network", "none", "sh", "-c", "ip -o link show; cat /etc/hosts" }
+    assert.equal(0, code, err)
+    assert.matches("1: lo:", out)
+    assert.is_nil(out:match("eth0"))
+    H.run { "true" } -- the default network exists
+    out, err, code = H.run { "--network", "host", "sh", "-c", "ip -o link show" }
+    assert.equal(0, code, err)
+    assert.matches("wbl0", out)
+  end)
+
+  H.it_priv("a TCP server in a container: by its address, and -p from another host and the host", function()
+    -- The other host: a namespace on 192.168.250.0/24 routed through us.
+    local client, srv = netns(), nil
+    local nl = assert(core.nl.open())
+    finally(function()
+      if srv then srv.stop() end
+      client.done()
+      nl:link_del("wbltc0")
+      nl:close()
+    end)
+    assert(nl:link_add { name = "wbltc0", kind = "veth", peer = { name = "eth0", pid = client.pid } })
+    assert(nl:addr_add("wbltc0", "192.168.250.1/24"))
+    assert(nl:link_set("wbltc0", { up = true }))
+    do
+      local cn <close> = assert(core.nl.open(client.path))
+      assert(cn:addr_add("eth0", "192.168.250.2/24"))
+      assert(cn:link_set("eth0", { up = true }))
+      assert(cn:route_add { dst = "default", gateway = "192.168.250.1" })
+    end
+    srv = start { "--name", "web", "--hostname", "webbox", "-p", "8080:80", "-p", "9090:9000/udp", "sh", "-c",
+      "httpd -p 80 -h /etc && (nc -u -l -p 9000 > /tmp/udp &) && echo ready; read x" }
+    srv.wait_for("ready")
+    local ip = state("web").net.ip
+    -- GET /hostname with busybox nc (busybox wget crashes on this host).
+    local function get(hostport, pid)
+      local cmd = ("printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 5 %s %s")
+        :format(hostport:match("^(.*):(%d+)$"))
+      if pid then cmd = ("nsenter -t %d -n sh -c %s"):format(pid, H.q(cmd)) end
+      local out, err, code = sh(cmd)
+      return out:match("\r\n\r\n(.*)$") or "", err, code
+    end
+    -- By its address, from the host.
+    local out, err = get(ip .. ":80")
+    assert.equal("webbox\n", out, err)
+    -- Through the mapped port, from the other host...
+    out, err = get("192.168.250.1:8080", client.pid)
+    assert.equal("webbox\n", out, err)
+    -- ... and from the host itself (one of its addresses).
+    out, err = get("192.168.250.1:8080")
+    assert.equal("webbox\n", out, err)
+    -- Port 8081 is not mapped: refused.
+    out = get("192.168.250.1:8081", client.pid)
+    assert.equal("", out)
+    -- The rules live in the container's own table.
+    local veth = state("web").net.veth
+    assert.matches("dnat to " .. ip:gsub("%.", "%%.") .. ":80", (sh("nft list table ip wbl_" .. veth)))
+    local c = srv.stop()
+    assert.equal(0, c)
+    assert.equal("", (sh("nft list table ip wbl_" .. veth .. " 2>/dev/null")))
+  end)
+
+  H.it_priv("50 parallel allocations are distinct; a dead owner's address is reused", function()
+    local ipam = require "wbl.ipam"
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(core.fs.mkdir(dir, "0700"))
+    finally(function() util.rm_rf(dir) end)
+    local r, w = assert(core.fd.pipe())
+    local go_r, go_w = assert(core.fd.pipe())
+    local pids = {}
+    for i = 1, 50 do
+      local pid = assert(P.fork())
+      if pid == 0 then
+        r:close()
+        go_w:close()
+        go_r:read(1) -- all start together
+        local me = P.getpid()
+        local ip, msg = ipam.allocate(dir, "10.77.0.0/16",
+          { id = "c" .. i, pid = me, starttime = require("wbl.container").starttime(me) })
+        w:write((ip or ("ERR " .. tostring(msg))) .. "\n")
+        P._exit(0)
+      end
+      pids[#pids + 1] = pid
+    end
+    w:close()
+    go_r:close()
+    go_w:close() -- go
+    local got = {}
+    while true do
+      local s = r:read(4096)
+      if not s or s == "" then break end
+      got[#got + 1] = s
+    end
+    r:close()
+    for _, pid in ipairs(pids) do P.waitpid(pid) end
+    local seen, n = {}, 0
+    for ip in table.concat(got):gmatch("[^\n]+") do
+      assert.matches("^10%.77%.0%.%d+$", ip)
+      assert.is_nil(seen[ip], "twice: " .. ip)
+      seen[ip] = true
+      n = n + 1
+    end
+    assert.equal(50, n)
+    assert.truthy(seen["10.77.0.2"] and seen["10.77.0.51"])
+    assert.equal(50, count(ipam.leases(dir)))
+    -- Their owners are gone: the next allocation reclaims every lease.
+    local me = P.getpid()
+    local stale = 0
+    assert.equal("10.77.0.2", ipam.allocate(dir, "10.77.0.0/16",
+      { id = "live", pid = me, starttime = require("wbl.container").starttime(me) },
+      function() stale = stale + 1 end))
+    assert.equal(50, stale)
+    assert.equal(1, count(ipam.leases(dir)))
+    assert(ipam.release(dir, "10.77.0.2", "live"))
+    assert.same({}, ipam.leases(dir))
+  end)
+
+  H.it_priv("named networks: create (subnet checked), use, list, remove", function()
+    local net = H.q(H.wbl) .. " scripts/network.lua "
+    local out, err, code = sh(net .. "create --subnet 10.251.7.0/24 tnet")
+    assert.equal(0, code, err)
+    assert.matches("tnet\twbl%-tnet\t10%.251%.7%.0/24", out)
+    local nl, a = assert(core.nl.open()), nil
+    finally(function()
+      if a then a.stop() end
+      sh(net .. "rm tnet")
+      nl:link_del("wbltx")
+      nl:close()
+    end)
+    _, err, code = sh(net .. "create tnet")
+    assert.equal(1, code)
+    assert.matches('network "tnet" already exists %(EEXIST%)', err)
+    -- A subnet the host already routes is refused.
+    _, err, code = sh(net .. "create --subnet 10.251.7.128/25 tnet2")
+    assert.equal(1, code)
+    assert.matches("overlaps 10%.251%.7%.0/24 %(EADDRINUSE%)", err)
+    assert(nl:link_add { name = "wbltx", kind = "bridge" })
+    assert(nl:addr_add("wbltx", "10.252.9.1/24"))
+    _, err, code = sh(net .. "create --subnet 10.252.0.0/16 tnet2")
+    assert.equal(1, code)
+    assert.matches("overlaps 10%.252%.9%.", err)
+    -- In use.
+    a = start { "--network", "tnet", "--name", "tn", "sh", "-c",
+      "ip -o -4 addr show eth0; ping -c1 -W2 10.251.7.1 && echo ready; read x" }
+    out = a.wait_for("ready")
+    assert.matches("inet 10%.251%.7%.2/24", out)
+    out = sh(net .. "list")
+    assert.matches("tnet\twbl%-tnet\t10%.251%.7%.0/24\t10%.251%.7%.1\tnft\t1", out)
+    _, err, code = sh(net .. "rm tnet")
+    assert.equal(1, code)
+    assert.matches("in use by container tn .*%(EBUSY%)", err)
+    assert.equal(0, (a.stop()))
+    out, err, code = sh(net .. "rm tnet")
+    assert.equal(0, code, err)
+    assert.same({}, links("wbl-tnet"))
+    assert.is_nil(core.fs.stat("/run/wbl/.net/tnet"))
+    for _, t in ipairs(nft_tables()) do assert.not_equal("wbl_wbl-tnet", t) end
+  end)
+
+  H.it_priv("SIGKILL of wbl: cleanup.lua removes the port rules, the lease and the veth", function()
+    local a = start { "--name", "killed", "-p", "8181:80", "sh", "-c", "echo ready; read x" }
+    finally(function() a.stop() end)
+    a.wait_for("ready")
+    local st = state("killed")
+    local veth = st.net.veth
+    assert.equal(1, count(leases("bridge")))
+    assert.matches("dnat", (sh("nft list table ip wbl_" .. veth)))
+    assert(P.kill(st.wbl_pid, "SIGKILL"))
+    assert.is_true(eventually(function() return core.fs.stat("/proc/" .. st.wbl_pid) == nil end))
+    -- What wbl could not undo is still there...
+    assert.matches("dnat", (sh("nft list table ip wbl_" .. veth)))
+    assert.equal(1, count(leases("bridge")))
+    -- ... until cleanup.lua (twice: the second finds nothing to do).
+    local out, err, code = H.wbl_run { H.top .. "/scripts/cleanup.lua" }
+    assert.equal(0, code, err)
+    assert.matches("killed", out)
+    out, err, code = H.wbl_run { H.top .. "/scripts/cleanup.lua" }
+    assert.equal(0, code, err)
+    assert.equal("", out)
+    assert.equal("", (sh("nft list table ip wbl_" .. veth .. " 2>/dev/null")))
+    assert.same({}, leases("bridge"))
+    a.stop()
+  end)
+end)
