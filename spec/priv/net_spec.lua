@@ -336,6 +336,31 @@ describe("container networking #priv #netns", function()
     for _, t in ipairs(nft_tables()) do assert.not_equal("wbl_wbl-tnet", t) end
   end)
 
+  H.it_priv("the iptables backend (WBL_NAT=iptables): masquerade and -p, removed after", function()
+    local net = "WBL_NAT=iptables " .. H.q(H.wbl) .. " scripts/network.lua "
+    local a
+    finally(function()
+      if a then a.stop() end
+      sh(net .. "rm tip")
+    end)
+    local _, err, code = sh(net .. "create --subnet 10.251.8.0/24 tip")
+    assert.equal(0, code, err)
+    assert.matches("wbl_wbl%-tip %-j MASQUERADE", (sh("iptables -t nat -S POSTROUTING")))
+    a = start { "--network", "tip", "--name", "ipt", "-p", "8282:80", "sh", "-c",
+      "httpd -p 80 -h /etc && echo ready; read x" }
+    a.wait_for("ready")
+    local chain = "WBL-" .. state("ipt").net.veth
+    assert.matches("DNAT.*10%.251%.8%.2:80", (sh("iptables -t nat -S " .. chain)))
+    local out = sh("printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 5 10.251.8.1 8282")
+    assert.equal("ipt\n", out:match("\r\n\r\n(.*)$"))
+    assert.equal(0, (a.stop()))
+    a = nil
+    assert.is_nil((sh("iptables -t nat -S")):match(chain))
+    _, err, code = sh(net .. "rm tip")
+    assert.equal(0, code, err)
+    assert.is_nil((sh("iptables -t nat -S")):match("wbl"))
+  end)
+
   H.it_priv("SIGKILL of wbl: cleanup.lua removes the port rules, the lease and the veth", function()
     local a = start { "--name", "killed", "-p", "8181:80", "sh", "-c", "echo ready; read x" }
     finally(function() a.stop() end)
