@@ -16,7 +16,7 @@ ROOTFS   = rootfs/busybox
 BUSTED   = lua5.4 /usr/bin/busted
 # Debian packages the project needs to build, run and test.
 DEPS     = build-essential pkg-config lua5.4 liblua5.4-dev libmnl-dev \
-           lua-busted lua-check busybox-static iproute2 tmux
+           lua-busted lua-check busybox-static iproute2 tmux nftables
 
 all: build/wbl build/lib/wbl/core.so
 
