@@ -24,6 +24,9 @@ if H.root and core.ns.gethostname() ~= "wbl-spec" then
   local store = os.getenv("WBL_STORE") or "/var/lib/wbl"
   core.fs.mkdir_p(store, "0700")
   assert(core.mount.mount("tmpfs", store, "tmpfs", nil, "mode=0700"))
+  -- And one over the networks' state (leases), like the bridges it names.
+  core.fs.mkdir_p(require("wbl.net").dir(), "0700")
+  assert(core.mount.mount("tmpfs", require("wbl.net").dir(), "tmpfs", "nosuid,nodev", "mode=0700"))
   require("wbl.net").loopback_up()
   core.ns.sethostname("wbl-spec")
 end

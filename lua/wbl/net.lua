@@ -3,8 +3,8 @@
 -- container side (eth0, the default route, lo).  All of it over netlink
 -- (wbl.core.nl); NAT rules through wbl.nat; addresses through wbl.ipam.
 --
--- State lives under STATE_ROOT/.net (default /run/wbl/.net), one directory
--- per network: network.lua (its description), leases.lua, lock.
+-- State lives under WBL_NET_DIR (default /run/wbl-net), one directory per
+-- network: network.lua (its description), leases.lua, lock.
 --
 -- Modes (--network): none (lo only), host (the host's network namespace),
 -- bridge (the default network, made on first use), or a network NAME made
@@ -57,7 +57,7 @@ function M.bridge_name(name)
   return "wblb" .. hash8(name)
 end
 
-function M.dir() return require("wbl.container").state_root() .. "/.net" end
+function M.dir() return os.getenv("WBL_NET_DIR") or "/run/wbl-net" end
 local function netdir(name) return util.join(M.dir(), name) end
 
 --- A network's description, or nil, message, ENOENT.

@@ -7,6 +7,7 @@
 local core = require "wbl.core"
 local util = require "wbl.util"
 local P = core.proc
+local wnet = require "wbl.net"
 
 local function sh(cmd) return H.sh(cmd) end
 
@@ -43,7 +44,7 @@ local function nft_tables()
 end
 
 local function leases(net)
-  local s = core.fs.read_file("/run/wbl/.net/" .. net .. "/leases.lua")
+  local s = core.fs.read_file(wnet.dir() .. "/" .. net .. "/leases.lua")
   return s and util.unserialise(s) or {}
 end
 
@@ -111,7 +112,7 @@ local function nothing_left()
   assert.is_true(eventually(function() return #links("wblv") == 0 end), table.concat(links("wblv"), " "))
   assert.same({}, links("wblt"))
   for _, t in ipairs(nft_tables()) do assert.is_nil(t:match("^wbl_wblv"), t) end
-  for _, n in ipairs(core.fs.readdir("/run/wbl/.net") or {}) do
+  for _, n in ipairs(core.fs.readdir(wnet.dir()) or {}) do
     if n ~= "lock" then assert.same({}, leases(n), "leases of " .. n) end
   end
 end
@@ -299,7 +300,7 @@ describe("container networking #priv #netns", function()
     local out, err, code = sh(net .. "create --subnet 10.251.7.0/24 tnet")
     assert.equal(0, code, err)
     assert.matches("tnet\twbl%-tnet\t10%.251%.7%.0/24", out)
-    local nl, a = assert(core.nl.open()), nil
+    local nl, a, _ = assert(core.nl.open()), nil, nil
     finally(function()
       if a then a.stop() end
       sh(net .. "rm tnet")
@@ -331,8 +332,9 @@ describe("container networking #priv #netns", function()
     assert.equal(0, (a.stop()))
     out, err, code = sh(net .. "rm tnet")
     assert.equal(0, code, err)
+    assert.equal("tnet\n", out)
     assert.same({}, links("wbl-tnet"))
-    assert.is_nil(core.fs.stat("/run/wbl/.net/tnet"))
+    assert.is_nil(core.fs.stat(wnet.dir() .. "/tnet"))
     for _, t in ipairs(nft_tables()) do assert.not_equal("wbl_wbl-tnet", t) end
   end)
 
