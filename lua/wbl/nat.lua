@@ -56,12 +56,20 @@ function M.backend()
   return nil, "neither nft nor iptables is installed (apt-get install nftables)", E.ENOENT
 end
 
+local forward = "/proc/sys/net/ipv4/ip_forward"
+
 --- Let the host route: net.ipv4.ip_forward = 1 (in the caller's network
--- namespace; left on, as docker does).
+-- namespace).  Returns what it was ("1" or "0"), or nil, message, errno.
 function M.enable_forwarding()
-  local f = "/proc/sys/net/ipv4/ip_forward"
-  if (core.fs.read_file(f) or ""):sub(1, 1) == "1" then return true end
-  return core.fs.write_file(f, "1\n", "trunc")
+  if (core.fs.read_file(forward) or ""):sub(1, 1) == "1" then return "1" end
+  local ok, msg, en = core.fs.write_file(forward, "1\n", "trunc")
+  if not ok then return nil, msg, en end
+  return "0"
+end
+
+--- Put ip_forward back to 0 (when wbl turned it on and no network is left).
+function M.restore_forwarding()
+  return core.fs.write_file(forward, "0\n", "trunc")
 end
 
 local function gone(msg)

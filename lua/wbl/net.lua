@@ -147,8 +147,10 @@ local function make_bridge(net)
   if not ok then return undo(nil, msg, en) end
   ok, msg, en = nl:link_set(net.bridge, { up = true })
   if not ok then return undo(nil, msg, en) end
-  ok, msg, en = nat.enable_forwarding()
-  if not ok then return undo(nil, "ip_forward: " .. tostring(msg), en) end
+  local was
+  was, msg, en = nat.enable_forwarding()
+  if not was then return undo(nil, "ip_forward: " .. tostring(msg), en) end
+  if was == "0" then net.forwarding_was_off = true end
   nat.unmasquerade(net.nat, net.bridge, net.subnet, net.bridge) -- a leftover, if any
   ok, msg, en = nat.masquerade(net.nat, net.bridge, net.subnet, net.bridge)
   if not ok then return undo(nil, msg, en) end
@@ -242,23 +244,42 @@ function M.remove(name)
   end)
 end
 
---- The network a container joins, its bridge there (remade if it went
--- away); the default network is created on first use.
+-- The network a container joins, its bridge there (remade if it went
+-- away); the default network is created on first use.  Under the lock.
+local function ensure_locked(name)
+  local net, msg, en = M.load(name)
+  if not net then
+    if name ~= M.default then return nil, msg, en end
+    return create_locked(name, {})
+  end
+  local nl <close> = assert(core.nl.open())
+  if not nl:link(net.bridge) then
+    local ok
+    ok, msg, en = make_bridge(net)
+    if not ok then return nil, msg, en end
+  end
+  return net
+end
+
 function M.ensure(name)
-  return locked(function()
-    local net, msg, en = M.load(name)
-    if not net then
-      if name ~= M.default then return nil, msg, en end
-      return create_locked(name, {})
-    end
-    local nl <close> = assert(core.nl.open())
-    if not nl:link(net.bridge) then
-      local ok
-      ok, msg, en = make_bridge(net)
-      if not ok then return nil, msg, en end
-    end
-    return net
-  end)
+  return locked(function() return ensure_locked(name) end)
+end
+
+-- The default network lives while containers use it: made by the first,
+-- removed (bridge, NAT, state; ip_forward put back if it turned it on
+-- and no other network is left) by the last.  Named networks stay until
+-- scripts/network.lua removes them.  Under the lock.
+local function retire_default_locked()
+  local net = M.load(M.default)
+  if not net or next(ipam.leases(netdir(M.default)) or {}) then return true end
+  local ok, msg, en = M.teardown_bridge(net)
+  if not ok then return nil, msg, en end
+  ok, msg, en = util.rm_rf(netdir(M.default))
+  if not ok then return nil, msg, en end
+  if net.forwarding_was_off and #M.list() == 0 then
+    return nat.restore_forwarding()
+  end
+  return true
 end
 
 --- What a dead container left on a network: its port mappings, its veth.
@@ -312,18 +333,39 @@ function M.join(c, mode)
   mode = mode or M.default
   c.net = { mode = mode }
   if mode == "none" or mode == "host" then return c:save() end
-  local net, msg, en = M.ensure(mode)
-  if not net then return nil, msg, en end
   local veth = M.veth_name(c.id)
   local owner = { id = c.id, pid = core.proc.getpid(), veth = veth }
   owner.starttime = require("wbl.container").starttime(owner.pid)
-  local ip
-  ip, msg, en = ipam.allocate(netdir(mode), net.subnet, owner, function(l) M.release_stale(net, l) end)
-  if not ip then return nil, msg, en end
+  -- network and lease under one lock: the last container of the default
+  -- network cannot remove it between the two
+  local net, ip, msg, en
+  net, msg, en = locked(function()
+    local n, m, e = ensure_locked(mode)
+    if not n then return nil, m, e end
+    ip, m, e = ipam.allocate(netdir(mode), n.subnet, owner, function(l) M.release_stale(n, l) end)
+    if not ip then
+      if mode == M.default then retire_default_locked() end
+      return nil, m, e
+    end
+    return n
+  end)
+  if not net then return nil, msg, en end
   c.net = { mode = mode, name = net.name, bridge = net.bridge, nat = net.nat, veth = veth, ip = ip,
             prefixlen = ipam.layout(net.subnet).len, gateway = net.gateway, ports = {} }
-  c:defer("release " .. ip .. " on " .. mode, function() return ipam.release(netdir(mode), ip, c.id) end)
+  c:defer("release " .. ip .. " on " .. mode, function() return M.leave(c) end)
   return c:save()
+end
+
+--- Give back a container's address; the last one out of the default
+-- network removes it.
+function M.leave(c)
+  local n = c.net
+  return locked(function()
+    local ok, msg, en = ipam.release(netdir(n.name), n.ip, c.id)
+    if not ok then return nil, msg, en end
+    if n.name ~= M.default then return true end
+    return retire_default_locked()
+  end)
 end
 
 --- The veth: its host end on the bridge, up; its other end made directly
@@ -440,7 +482,7 @@ function M.release(st)
   ok, msg, en = nl:link_del(n.veth)
   if not ok and en ~= E.ENODEV then return nil, msg, en end
   if not util.exists(netdir(n.name)) then return true end
-  return ipam.release(netdir(n.name), n.ip, st.id)
+  return M.leave(st)
 end
 
 return M

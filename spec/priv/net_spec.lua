@@ -156,10 +156,25 @@ describe("container networking #priv #netns", function()
     assert.matches("read%-only", out)
     -- The image was not written.
     assert.equal("", core.fs.read_file(H.rootfs .. "/etc/hosts"))
-    -- The default network, made on first use: bridge wbl0 holds the gateway.
+  end)
+
+  H.it_priv("the default network lives while containers use it", function()
+    local forward = core.fs.read_file("/proc/sys/net/ipv4/ip_forward")
+    assert.is_nil(core.nl.open():link("wbl0"))
+    local a = start { "--name", "life", "sh", "-c", "echo ready; read x" }
+    finally(function() a.stop() end)
+    a.wait_for("ready")
+    -- made on first use: bridge wbl0 holds the gateway, NAT, forwarding
     assert.matches("inet 10%.%d+%.0%.1/16", (sh("ip -o -4 addr show dev wbl0")))
     assert.matches("masquerade", (sh("nft list table ip wbl_wbl0")))
     assert.equal("1", core.fs.read_file("/proc/sys/net/ipv4/ip_forward"):sub(1, 1))
+    assert.equal(0, (a.stop()))
+    -- removed by the last container out, forwarding put back
+    assert.is_nil(core.nl.open():link("wbl0"))
+    local _, _, code = sh("nft list table ip wbl_wbl0")
+    assert.not_equal(0, code)
+    assert.equal(forward, core.fs.read_file("/proc/sys/net/ipv4/ip_forward"))
+    assert.is_nil(core.fs.stat("/run/wbl-net/bridge"))
   end)
 
   H.it_priv("two containers on one bridge ping each other and the gateway", function()
@@ -182,7 +197,9 @@ describe("container networking #priv #netns", function()
     assert.equal(0, code, err)
     assert.matches("1: lo:", out)
     assert.is_nil(out:match("eth0"))
-    H.run { "true" } -- the default network exists
+    local a = start { "--name", "hostnet", "sh", "-c", "echo ready; read x" }
+    finally(function() a.stop() end)
+    a.wait_for("ready") -- the default network exists while a runs
     out, err, code = H.run { "--network", "host", "sh", "-c", "ip -o link show" }
     assert.equal(0, code, err)
     assert.matches("wbl0", out)
