@@ -42,4 +42,6 @@ for _, c in ipairs(wbl.container.list()) do
     io.stdout:write(c.id, "\n")
   end
 end
+-- The default network, when no container uses it and no reaper waits.
+if all then report("default network", wbl.net.prune_default()) end
 os.exit(failed and 1 or 0)

@@ -410,6 +410,16 @@ local function spawn_reaper(dir)
   return true
 end
 
+--- Remove the default network now if no container uses it and no reaper
+-- is waiting to (scripts/cleanup.lua: after a reaper was killed).
+function M.prune_default()
+  return locked(function()
+    local dir = netdir(M.default)
+    if not util.exists(dir) or reaper_alive(dir) then return true end
+    return retire_default_locked()
+  end)
+end
+
 --- Give back a container's address; the last one out of the default
 -- network has it removed (after the grace period).
 function M.leave(c)

@@ -158,6 +158,16 @@ describe("container networking #priv #netns", function()
     assert.equal("", core.fs.read_file(H.rootfs .. "/etc/hosts"))
   end)
 
+  H.it_priv("cleanup.lua removes a default network that nobody uses or waits on", function()
+    assert.is_true(eventually(function() return core.fs.stat("/run/wbl-net/bridge") == nil end))
+    assert(require("wbl.net").ensure("bridge")) -- as if its reaper had been killed
+    assert.truthy(core.nl.open():link("wbl0"))
+    local _, err, code = H.wbl_run { H.top .. "/scripts/cleanup.lua" }
+    assert.equal(0, code, err)
+    assert.is_nil(core.nl.open():link("wbl0"))
+    assert.is_nil(core.fs.stat("/run/wbl-net/bridge"))
+  end)
+
   H.it_priv("the default network lives while containers use it", function()
     -- a network left by earlier cases goes after its grace period
     assert.is_true(eventually(function()
