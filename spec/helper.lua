@@ -171,6 +171,31 @@ function H.name(prefix)
   return (prefix or "spec") .. "-" .. require("wbl.util").random_hex(4)
 end
 
+--- A new empty directory under /tmp (the caller removes it).
+function H.tmpdir()
+  local d = os.tmpname()
+  os.remove(d)
+  assert(core.fs.mkdir(d, "0700"))
+  return d
+end
+
+--- A child alone in a new network namespace, waiting until :done().
+function H.netns()
+  local r, w = assert(core.fd.pipe())
+  local pid = assert(core.proc.clone("net"))
+  if pid == 0 then
+    w:close()
+    r:read(1)
+    core.proc._exit(0)
+  end
+  r:close()
+  local ns = { pid = pid, path = "/proc/" .. pid .. "/ns/net" }
+  function ns.done()
+    if w then w:write("x"); w:close(); w = nil; core.proc.waitpid(pid) end
+  end
+  return ns
+end
+
 package.loaded["spec.helper"] = H
 _G.H = H
 return H

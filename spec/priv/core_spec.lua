@@ -2,12 +2,7 @@
 local core = require "wbl.core"
 local P, ns, fs, E = core.proc, core.ns, core.fs, core.errno
 
-local function tmpdir()
-  local d = os.tmpname()
-  os.remove(d)
-  assert(fs.mkdir(d, "0700"))
-  return d
-end
+local tmpdir = H.tmpdir
 
 describe("wbl.core.proc #priv", function()
   H.it_priv("clone into a new PID namespace makes the child PID 1", function()

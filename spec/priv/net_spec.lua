@@ -90,22 +90,7 @@ local function start(args)
   return h
 end
 
--- A child alone in a new network namespace, waiting until :done().
-local function netns()
-  local r, w = assert(core.fd.pipe())
-  local pid = assert(P.clone("net"))
-  if pid == 0 then
-    w:close()
-    r:read(1)
-    P._exit(0)
-  end
-  r:close()
-  local ns = { pid = pid, path = "/proc/" .. pid .. "/ns/net" }
-  function ns.done()
-    if w then w:write("x"); w:close(); w = nil; P.waitpid(pid) end
-  end
-  return ns
-end
+local netns = H.netns
 
 local function nothing_left()
   -- The veths go with the containers' namespaces, a little after them.

@@ -3,7 +3,7 @@
 -- namespace (spec/helper.lua); "peer" namespaces are children blocked on a
 -- pipe.  Every link made here starts with "wblt" and is gone at the end.
 local core = require "wbl.core"
-local E, P = core.errno, core.proc
+local E = core.errno
 
 local function sh(cmd)
   local out, err, code = H.sh(cmd)
@@ -19,22 +19,7 @@ local function ping(addr, pid)
   return code == 0
 end
 
--- A child alone in a new network namespace, waiting until :done().
-local function netns()
-  local r, w = assert(core.fd.pipe())
-  local pid = assert(P.clone("net"))
-  if pid == 0 then
-    w:close()
-    r:read(1)
-    P._exit(0)
-  end
-  r:close()
-  local ns = { pid = pid, path = "/proc/" .. pid .. "/ns/net" }
-  function ns.done()
-    if w then w:write("x"); w:close(); w = nil; P.waitpid(pid) end
-  end
-  return ns
-end
+local netns = H.netns
 
 -- Wait (10 ms steps, at most 10 s) until link name is gone.
 local function gone(nl, name)

@@ -5,12 +5,7 @@ local core = require "wbl.core"
 local util = require "wbl.util"
 local ov, inroot, fs, E = core.overlay, core.inroot, core.fs, core.errno
 
-local function tmpdir()
-  local d = os.tmpname()
-  os.remove(d)
-  assert(fs.mkdir(d, "0700"))
-  return d
-end
+local tmpdir = H.tmpdir
 
 local function mk(p)
   assert(fs.mkdir_p(p, "0755"))
