@@ -6,8 +6,15 @@
 --   iptables: a masquerade rule tagged with a comment per network, and a
 --             chain WBL-NAME per container jumped to from PREROUTING and
 --             OUTPUT of the nat table.
--- Port mappings answer on every local address of the host but loopback
--- (127.0.0.0/8 would need route_localnet; not done).
+-- Port mappings answer on every local address of the host, loopback
+-- included, as docker's do without its userland proxy: the host's own
+-- 127.0.0.1:PORT is DNATed in the output hook, the bridge routes it
+-- (route_localnet, set on wbl's bridge only, see M.route_localnet), and the
+-- network's postrouting masquerades it (and hairpin traffic, a container
+-- reaching a port published on its own network) so the answer comes back
+-- the same way.  Packets for 127.0.0.0/8 that arrive FROM the bridge are
+-- dropped before routing: route_localnet must not let a container reach
+-- the host's loopback services.
 local core = require "wbl.core"
 local E = core.errno
 
@@ -77,7 +84,30 @@ local function gone(msg)
     or msg:find("No chain/target/match", 1, true) or msg:find("Bad rule", 1, true))
 end
 
--- Masquerade what leaves the subnet by another link than the bridge.
+--- Let the host route 127.0.0.0/8 out of one link (the bridge): what a
+-- DNAT of 127.0.0.1:PORT to a container needs.  Per link; it goes with it.
+function M.route_localnet(link)
+  return core.fs.write_file(("/proc/sys/net/ipv4/conf/%s/route_localnet"):format(link), "1\n", "trunc")
+end
+
+-- The iptables rules of a network, each { table, chain, rule... }.
+local function network_rules(name, subnet, bridge)
+  local tag = { "-m", "comment", "--comment", "wbl_" .. name }
+  local function r(t) for _, x in ipairs(tag) do t[#t + 1] = x end return t end
+  return {
+    -- what leaves the subnet by another link than the bridge
+    r { "nat", "POSTROUTING", "-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE" },
+    -- published ports reached from the host's loopback, or from the subnet
+    r { "nat", "POSTROUTING", "-s", "127.0.0.0/8", "-o", bridge, "-j", "MASQUERADE" },
+    r { "nat", "POSTROUTING", "-s", subnet, "-o", bridge, "-m", "conntrack", "--ctstate", "DNAT",
+        "-j", "MASQUERADE" },
+    -- no container reaches the host's loopback through route_localnet
+    r { "raw", "PREROUTING", "-i", bridge, "-d", "127.0.0.0/8", "-j", "DROP" },
+  }
+end
+
+--- A network's NAT: masquerade what leaves the subnet by another link
+-- than the bridge, and what M.publish needs (see the top).
 function M.masquerade(backend, name, subnet, bridge)
   if backend == "nft" then
     return run({ "nft", "-f", "-" }, ([[
@@ -85,25 +115,42 @@ table ip wbl_%s {
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
     ip saddr %s oifname != "%s" masquerade
+    ip saddr 127.0.0.0/8 oifname "%s" masquerade
+    ip saddr %s oifname "%s" ct status dnat masquerade
+  }
+  chain prerouting {
+    type filter hook prerouting priority raw; policy accept;
+    iifname "%s" ip daddr 127.0.0.0/8 drop
   }
 }
-]]):format(name, subnet, bridge))
+]]):format(name, subnet, bridge, bridge, subnet, bridge, bridge))
   end
-  return run { "iptables", "-w", "-t", "nat", "-A", "POSTROUTING", "-s", subnet, "!", "-o", bridge,
-    "-j", "MASQUERADE", "-m", "comment", "--comment", "wbl_" .. name }
+  for i, rule in ipairs(network_rules(name, subnet, bridge)) do
+    local ok, msg, en = run { "iptables", "-w", "-t", rule[1], "-A", table.unpack(rule, 2) }
+    if not ok then
+      for j = i - 1, 1, -1 do
+        local u = network_rules(name, subnet, bridge)[j]
+        run { "iptables", "-w", "-t", u[1], "-D", table.unpack(u, 2) }
+      end
+      return nil, msg, en
+    end
+  end
+  return true
 end
 
---- Remove the masquerade of a network (absent counts as removed).
+--- Remove a network's NAT (absent counts as removed).
 function M.unmasquerade(backend, name, subnet, bridge)
-  local ok, msg, en
   if backend == "nft" then
-    ok, msg, en = run { "nft", "delete", "table", "ip", "wbl_" .. name }
-  else
-    ok, msg, en = run { "iptables", "-w", "-t", "nat", "-D", "POSTROUTING", "-s", subnet, "!", "-o", bridge,
-      "-j", "MASQUERADE", "-m", "comment", "--comment", "wbl_" .. name }
+    local ok, msg, en = run { "nft", "delete", "table", "ip", "wbl_" .. name }
+    if not ok and gone(msg) then return true end
+    return ok, msg, en
   end
-  if not ok and gone(msg) then return true end
-  return ok, msg, en
+  local res = { true }
+  for _, rule in ipairs(network_rules(name, subnet, bridge)) do
+    local ok, msg, en = run { "iptables", "-w", "-t", rule[1], "-D", table.unpack(rule, 2) }
+    if not ok and not gone(msg) and res[1] then res = { nil, msg, en } end
+  end
+  return table.unpack(res, 1, 3)
 end
 
 --- Map host ports to ip: ports is a list of { host =, container =, proto = }.
@@ -113,7 +160,7 @@ function M.publish(backend, tag, ip, ports)
   if backend == "nft" then
     local rules = {}
     for _, p in ipairs(ports) do
-      rules[#rules + 1] = ("    fib daddr type local ip daddr != 127.0.0.0/8 %s dport %d dnat to %s:%d")
+      rules[#rules + 1] = ("    fib daddr type local %s dport %d dnat to %s:%d")
         :format(p.proto, p.host, ip, p.container)
     end
     rules = table.concat(rules, "\n")
@@ -134,7 +181,7 @@ table ip wbl_%s {
   local ok, msg, en = run { "iptables", "-w", "-t", "nat", "-N", chain }
   if not ok then return nil, msg, en end
   for _, p in ipairs(ports) do
-    ok, msg, en = run { "iptables", "-w", "-t", "nat", "-A", chain, "!", "-d", "127.0.0.0/8", "-p", p.proto,
+    ok, msg, en = run { "iptables", "-w", "-t", "nat", "-A", chain, "-p", p.proto,
       "--dport", tostring(p.host), "-j", "DNAT", "--to-destination", ("%s:%d"):format(ip, p.container) }
     if not ok then M.unpublish(backend, tag); return nil, msg, en end
   end

@@ -147,6 +147,9 @@ local function make_bridge(net)
   if not ok then return undo(nil, msg, en) end
   ok, msg, en = nl:link_set(net.bridge, { up = true })
   if not ok then return undo(nil, msg, en) end
+  -- -p answers on the host's 127.0.0.1 too (wbl.nat explains how)
+  ok, msg, en = nat.route_localnet(net.bridge)
+  if not ok then return undo(nil, "route_localnet: " .. tostring(msg), en) end
   local was
   was, msg, en = nat.enable_forwarding()
   if not was then return undo(nil, "ip_forward: " .. tostring(msg), en) end

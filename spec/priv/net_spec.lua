@@ -246,6 +246,20 @@ describe("container networking #priv #netns", function()
     -- ... and from the host itself (one of its addresses).
     out, err = get("192.168.250.1:8080")
     assert.equal("webbox\n", out, err)
+    -- From the host's loopback, as a docker user tries it first, with curl.
+    for _, url in ipairs { "http://127.0.0.1:8080/hostname", "http://localhost:8080/hostname" } do
+      local body, cerr, ccode = sh("curl -sS --max-time 5 " .. url)
+      assert.equal(0, ccode, url .. ": " .. cerr)
+      assert.equal("webbox\n", body, url)
+    end
+    -- From another container on the same network: the host's addresses
+    -- (its gateway, another of its links) and the published port.
+    local gw = state("web").net.gateway
+    local code
+    out, err, code = H.run { "sh", "-c", ("for a in %s 192.168.250.1; do " ..
+      "printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 5 $a 8080 | tail -n 1; done"):format(gw) }
+    assert.equal(0, code, err)
+    assert.equal("webbox\nwebbox\n", out)
     -- Port 8081 is not mapped: refused.
     out = get("192.168.250.1:8081", client.pid)
     assert.equal("", out)
@@ -276,6 +290,50 @@ describe("container networking #priv #netns", function()
     local c = srv.stop()
     assert.equal(0, c)
     assert.equal("", (sh("nft list table ip wbl_" .. veth .. " 2>/dev/null")))
+  end)
+
+  H.it_priv("route_localnet on the bridge does not open the host's loopback to what is on it", function()
+    -- A server on the host's 127.0.0.1 only, and a host on the bridge
+    -- (a namespace with a veth on wbl0, which can send anything it likes:
+    -- no container confinement) that routes 127.0.0.0/8 to the gateway.
+    local www = H.tmpdir()
+    assert(core.fs.write_file(www .. "/secret", "host-only\n"))
+    local a = start { "--name", "lo1", "sh", "-c", "echo ready; read x" } -- makes the network
+    local attacker, srv_pid = netns(), nil
+    local nl = assert(core.nl.open())
+    finally(function()
+      if srv_pid then P.kill(srv_pid, "SIGTERM"); P.waitpid(srv_pid) end
+      attacker.done()
+      nl:link_del("wblta0")
+      nl:close()
+      a.stop()
+      util.rm_rf(www)
+    end)
+    a.wait_for("ready")
+    srv_pid = assert(P.fork())
+    if srv_pid == 0 then
+      P.execve("/bin/busybox", { "busybox", "httpd", "-f", "-p", "127.0.0.1:8999", "-h", www })
+      P._exit(127)
+    end
+    local st = state("lo1")
+    assert.is_true(eventually(function() return (sh("curl -s http://127.0.0.1:8999/secret")) == "host-only\n" end))
+    assert(nl:link_add { name = "wblta0", kind = "veth", peer = { name = "eth0", pid = attacker.pid } })
+    assert(nl:link_set("wblta0", { master = st.net.bridge, up = true }))
+    local base = st.net.ip:match("^(%d+%.%d+)%.")
+    local function in_ns(cmd)
+      return sh(("nsenter -t %d -n sh -c %s"):format(attacker.pid, H.q(cmd)))
+    end
+    local _, err, code = in_ns(("ip addr add %s.255.250/%d dev eth0 && ip link set eth0 up && " ..
+      "echo 1 > /proc/sys/net/ipv4/conf/eth0/route_localnet && " ..
+      "ip route add 127.0.0.0/8 via %s dev eth0 onlink"):format(base, st.net.prefixlen, st.net.gateway))
+    assert.equal(0, code, err)
+    -- The path is real: the same host reaches the gateway's own address.
+    local out
+    out, err = in_ns(("busybox ping -c1 -W2 %s >/dev/null && echo ping"):format(st.net.gateway))
+    assert.matches("ping", out, err)
+    out = in_ns("curl -sS --max-time 3 http://127.0.0.1:8999/secret 2>&1; echo curl=$?")
+    assert.is_nil(out:match("host%-only"), out)
+    assert.matches("curl=28", out) -- dropped: a time-out, not even a refusal
   end)
 
   H.it_priv("50 parallel allocations are distinct; a dead owner's address is reused", function()
