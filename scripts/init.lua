@@ -24,10 +24,10 @@ step("mount /proc", rootfs.mount_proc(c.root))
 step("mount /sys", rootfs.mount_sys(c.root))
 step("mount /dev", rootfs.mount_dev(c.root))
 step("mount /tmp", rootfs.mount_tmp(c.root))
+step("/etc/hosts, hostname, resolv.conf", net.bind_etc(c)) -- a volume on /etc hides them
 for _, v in ipairs(c.volumes) do step("volume " .. v.spec, overlay.volume(c.root, v)) end
 for _, t in ipairs(c.tmpfs) do step("tmpfs " .. t.spec, overlay.tmpfs(c.root, t)) end
 if c.tty then step("mount /dev/console", rootfs.mount_console(c.root)) end
-step("/etc/hosts, hostname, resolv.conf", net.bind_etc(c))
 if c.read_only then step("read-only root", overlay.read_only(c.root)) end
 
 -- Into the root; the host's root is detached.

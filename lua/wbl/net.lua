@@ -520,19 +520,22 @@ function M.configure(n)
   return nl:route_add { dst = "default", gateway = n.gateway, dev = "eth0" }
 end
 
---- Bind the state directory's /etc files over the root's (read-only).  A
--- root without one of them keeps going without it: the image is not
--- written to make a mount point.
+--- Bind the state directory's /etc files over the root's, read-only.
+-- Every program expects them: where the image has no such file, an empty
+-- one is made as the mount point, in the container's write layer (the
+-- overlay's upper: the image is never written).  The paths are resolved
+-- inside the root (an image's /etc may be a symlink out of it).
 function M.bind_etc(c)
+  local inroot = core.inroot
   for _, name in ipairs(M.etc_names) do
-    local target = util.join(c.root, "/etc/" .. name)
-    local st = fs.stat(target)
-    if st and st.type == "file" then
-      local src = util.join(c.state_dir, name)
-      local ok, msg, en = core.mount.mount(src, target, nil, "bind")
-      if not ok then return nil, msg, en end
-      ok, msg, en = core.mount.mount(nil, target, nil, "remount,bind,ro")
-      if not ok then return nil, msg, en end
+    local fd, where, en = inroot.open(c.root, "/etc/" .. name, "file")
+    -- (an image whose /etc is a read-only file system, sysfs say, goes without)
+    if not fd and en ~= E.EROFS then return nil, where, en end
+    if fd then
+      local ok, msg
+      ok, msg, en = inroot.bind(util.join(c.state_dir, name), fd, "ro")
+      fd:close()
+      if not ok then return nil, msg .. " on " .. tostring(where), en end
     end
   end
   return true

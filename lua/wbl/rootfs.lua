@@ -2,7 +2,6 @@
 -- private propagation, the root, /proc, /sys, /dev, /tmp, pivot_root.
 -- Each function does one step and returns true or nil, message, errno.
 local core = require "wbl.core"
-local util = require "wbl.util"
 local mount, fs, E = core.mount.mount, core.fs, core.errno
 
 local M = {}
@@ -98,11 +97,14 @@ end
 function M.mount_console(root)
   local tty, msg, en = fs.readlink("/proc/self/fd/0")
   if not tty then return nil, msg, en end
-  local t = util.join(root, "/dev/console")
+  local fd, where
+  fd, where, en = core.inroot.open(root, "/dev/console", "file")
+  if not fd then return nil, where, en end
   local ok
-  ok, msg, en = fs.write_file(t, "", "creat", "0600")
-  if not ok then return nil, msg, en end
-  return mount(tty, t, nil, "bind")
+  ok, msg, en = core.inroot.bind(tty, fd)
+  fd:close()
+  if not ok then return nil, msg .. " on " .. tostring(where), en end
+  return true
 end
 
 --- /tmp: a tmpfs (sticky, world-writable).

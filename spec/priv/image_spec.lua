@@ -188,7 +188,8 @@ describe("images and layers #priv", function()
       "sh", "-c", "echo in > /evil/" .. marker .. "; awk '$5 ~ /^\\/etc/ {print $5}' /proc/self/mountinfo" }
     assert.equal(0, code, err)
     -- both landed on the container's /etc (contained), never the host's
-    assert.equal("/etc\n/etc/x\n", out)
+    -- (after wbl's own /etc files, which the volume hides)
+    assert.equal("/etc/hosts\n/etc/hostname\n/etc/resolv.conf\n/etc\n/etc/x\n", out)
     assert.equal("in\n", fs.read_file(host .. "/" .. marker))
     assert.is_nil(fs.stat("/etc/" .. marker))
     assert.is_nil(fs.stat("/etc/x"))
@@ -217,6 +218,40 @@ describe("images and layers #priv", function()
     assert.matches("(ENOENT)", err, 1, true)
     assert.is_nil(fs.stat(escape))
     assert.same({}, layers())
+  end)
+
+  H.it_priv("/etc/hosts, hostname and resolv.conf are there when the image has none", function()
+    local root = rootfs_copy("noetc")
+    for _, f in ipairs { "hosts", "hostname", "resolv.conf" } do os.remove(root .. "/etc/" .. f) end
+    local name = H.name("noetc")
+    local out, err, code = run { "--name", name, "--hostname", "box", "--network", "none", "--rootfs", root,
+      "sh", "-c", "cat /etc/hosts /etc/hostname; test -f /etc/resolv.conf && echo resolv" }
+    assert.equal(0, code, err)
+    assert.matches("^127%.0%.0%.1\tlocalhost box\n", out)
+    assert.matches("\nbox\nresolv\n$", out)
+    -- the mount points were made in the write layer, not in the image
+    for _, f in ipairs { "hosts", "hostname", "resolv.conf" } do
+      assert.is_nil(fs.lstat(root .. "/etc/" .. f))
+      assert.truthy(fs.lstat(store .. "/containers/" .. name .. "/upper/etc/" .. f))
+    end
+    _, err, code = wbl("images.lua", { "rm-layer", name })
+    assert.equal(0, code, err)
+  end)
+
+  H.it_priv("an image's /etc symlinked to a host path: the /etc files go inside the root", function()
+    local host = "/var/lib/wbl-spec-etc-" .. util.random_hex(4)
+    assert(fs.mkdir(host, "0755"))
+    finally(function() util.rm_rf(host) end)
+    local root = rootfs_copy("etclink")
+    assert(fs.mkdir_p(root .. host, "0755"))
+    assert.equal(0, select(3, H.sh(("cp -a %s/etc/. %s"):format(H.q(root), H.q(root .. host)))))
+    assert(util.rm_rf(root .. "/etc"))
+    assert(fs.symlink(host, root .. "/etc"))
+    local out, err, code = run { "--rm", "--hostname", "linked", "--network", "none", "--rootfs", root,
+      "sh", "-c", "cat /etc/hostname; grep -c localhost /etc/hosts" }
+    assert.equal(0, code, err)
+    assert.equal("linked\n2\n", out) -- 127.0.0.1 and ::1
+    assert.same({}, fs.readdir(host)) -- nothing was made on the host
   end)
 
   H.it_priv("commit, then run: the change is there, the deletion too", function()
