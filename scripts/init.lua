@@ -13,6 +13,8 @@ local overlay = wbl.overlay
 -- Into our own cgroups, again: the host side placed us before go, so
 -- this moves nothing; it is the fix for kernels where it could not.
 if c.cgroup then step("cgroup.procs", wbl.cgroup.join(c.cgroup)) end
+-- A cgroup namespace rooted there: the container sees its cgroups as "/".
+if c.cgroup then step("cgroup namespace", wbl.cgroup.unshare_ns()) end
 
 -- Nothing mounted from here on may reach the host.
 step("make mounts private", rootfs.make_private())
@@ -22,6 +24,7 @@ step("make mounts private", rootfs.make_private())
 step("mount the overlay root " .. c.root, overlay.mount_root(c))
 step("mount /proc", rootfs.mount_proc(c.root))
 step("mount /sys", rootfs.mount_sys(c.root))
+if c.cgroup then step("mount /sys/fs/cgroup", wbl.cgroup.mount_ns(c.root, c.cgroup)) end
 step("mount /dev", rootfs.mount_dev(c.root))
 step("mount /tmp", rootfs.mount_tmp(c.root))
 step("/etc/hosts, hostname, resolv.conf", net.bind_etc(c)) -- a volume on /etc hides them

@@ -391,6 +391,78 @@ function M.join(cg)
   return true
 end
 
+--- From inside the container, after M.join: a new cgroup namespace,
+-- rooted at the cgroups the process is in now.  /proc/self/cgroup then
+-- shows "/" and a cgroup mount shows the container's own cgroup, in every
+-- hierarchy, also those the host side placed it in after the clone (v1).
+function M.unshare_ns()
+  return core.ns.unshare("cgroup")
+end
+
+-- The super options of the v1 hierarchy mounted at point (mountinfo):
+-- what a new mount of that hierarchy must name ("memory", "cpu,cpuacct").
+-- (In a cgroup namespace the root field shows "/.." : not looked at.)
+local function v1_options(mountinfo, point)
+  for line in mountinfo:gmatch("[^\n]+") do
+    local pre, post = line:match("^(.-) %- (.*)$")
+    local f = {}
+    for w in (pre or ""):gmatch("%S+") do f[#f + 1] = w end
+    local fstype, _, super = (post or ""):match("^(%S+) (%S+) (%S+)")
+    if fstype == "cgroup" and f[5] and unescape(f[5]) == point then
+      local opts = {}
+      for o in super:gmatch("[^,]+") do
+        if o ~= "rw" and o ~= "ro" and not o:match("^release_agent=") then opts[#opts + 1] = o end
+      end
+      return table.concat(opts, ",")
+    end
+  end
+end
+
+--- From inside the container, before pivot_root, after M.unshare_ns:
+-- its own cgroups at /sys/fs/cgroup in root, read-only, as docker shows
+-- them.  v2: the cgroup2 file system.  Hybrid and v1: a small tmpfs with
+-- each hierarchy the container is in (memory, cpu, ..., unified) under
+-- its host name, and a link per controller of a shared one
+-- (cpu -> cpu,cpuacct).
+function M.mount_ns(root, cg)
+  local inroot, mount = core.inroot, core.mount.mount
+  local flags = "ro,nosuid,nodev,noexec"
+  local fd, where, en = inroot.open(root, "/sys/fs/cgroup", "dir")
+  if not fd then return nil, where, en end
+  local ok, msg
+  if cg.kind == "v2" then
+    ok, msg, en = inroot.mount("cgroup2", fd, nil, flags)
+    fd:close()
+    if not ok then return nil, msg .. " on " .. tostring(where), en end
+    return true
+  end
+  ok, msg, en = inroot.mount("tmpfs", fd, "mode=755,size=64k", "nosuid,nodev,noexec")
+  fd:close()
+  if not ok then return nil, msg .. " on " .. tostring(where), en end
+  local info
+  info, msg, en = fs.read_file("/proc/self/mountinfo")
+  if not info then return nil, msg, en end
+  for _, d in ipairs(cg.dirs) do
+    local name = d.mount:match("([^/]+)$")
+    local dir = where .. "/" .. name
+    ok, msg, en = fs.mkdir(dir, "0755")
+    if ok then
+      if d.v2 then
+        ok, msg, en = inroot.mount("cgroup2", dir, nil, flags)
+      else
+        local opts = v1_options(info, d.mount)
+        if not opts then return nil, d.mount .. ": not a cgroup v1 mount", E.ENOENT end
+        ok, msg, en = inroot.mount("cgroup", dir, opts, flags)
+        for ctl in name:gmatch("[^,]+") do
+          if ok and ctl ~= name then ok, msg, en = fs.symlink(name, where .. "/" .. ctl) end
+        end
+      end
+    end
+    if not ok then return nil, msg .. " on " .. dir, en end
+  end
+  return mount(nil, where, nil, "remount,bind,ro,nosuid,nodev,noexec")
+end
+
 --- The pids in a cgroup directory (a list; empty when it is gone).
 function M.pids(dir)
   local s = fs.read_file(dir .. "/cgroup.procs")

@@ -203,12 +203,29 @@ describe("cgroups #priv", function()
     for _, d in ipairs(cg.dirs) do
       assert.same({ pid1 }, cgroup.pids(d.path), d.path)
     end
-    if cg.v2 then
-      -- the cgroup namespace is rooted where clone3 put the child: "/".
-      -- (a move after the clone would show the host's path instead)
-      assert.truthy(table.concat(lines, "\n"):find("\n?0::/\n?"), table.concat(lines, "\n"))
-    end
+    -- The cgroup namespace is rooted at the container's cgroups (init.lua
+    -- unshares it after joining them): every line of /proc/self/cgroup
+    -- shows "/", where the host would show .../wbl/spec-.../NAME.
+    table.remove(lines) -- "up"
+    assert.is_true(#lines >= 1)
+    for _, l in ipairs(lines) do assert.matches("^%d+:[^:]*:/$", l) end
     assert.equal(0, stop(job))
+    assert_gone(name)
+  end)
+
+  H.it_priv("the container sees its own cgroups at /sys/fs/cgroup, read-only", function()
+    local name = H.name("seen")
+    local l = assert(cgroup.layout())
+    -- v2: the cgroup2 files of the container's cgroup; v1 and hybrid: a
+    -- directory per hierarchy, each at the container's cgroup.
+    local limit = l.kind == "v2" and "/sys/fs/cgroup/memory.max" or "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+    local procs = l.kind == "v2" and "/sys/fs/cgroup/cgroup.procs" or "/sys/fs/cgroup/pids/cgroup.procs"
+    local out, err, code = run("--name", name, "-m", "64m", "--pids-limit", "50", "sh", "-c",
+      ("while read p; do echo $p; done < %s; cat %s; echo $$ > %s || echo read-only"):format(procs, limit, procs))
+    assert.equal(0, code, err)
+    -- the limit, PID 1 alone in it (as the container's PID namespace sees it)
+    assert.equal("1\n67108864\nread-only\n", out)
+    assert.matches("Read%-only file system", err)
     assert_gone(name)
   end)
 
