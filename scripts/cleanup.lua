@@ -31,16 +31,8 @@ local function report(what, ok, msg, errno)
   end
 end
 
-for _, c in ipairs(wbl.container.list()) do
-  if (all or names[c.id]) and not c:owner_alive() then
-    -- The container's processes died with its PID 1 (pdeathsig); what
-    -- stays on the host is listed in its state.
-    if c.cgroup then report(c.id .. ": cgroup", wbl.cgroup.remove(c.cgroup)) end
-    if c.net then report(c.id .. ": network", wbl.net.release(c)) end
-    if c.rm and c.layer then report(c.id .. ": layer " .. c.layer, wbl.util.rm_rf(c.layer)) end
-    report(c.id .. ": state " .. c.state_dir, wbl.util.rm_rf(c.state_dir))
-    io.stdout:write(c.id, "\n")
-  end
+for _, id in ipairs(wbl.container.reap(not all and names or nil, report)) do
+  io.stdout:write(id, "\n")
 end
 -- The default network, when no container uses it and no reaper waits.
 if all then report("default network", wbl.net.prune_default()) end

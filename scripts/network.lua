@@ -28,6 +28,9 @@ if cmd == nil or cmd == "-h" or cmd == "--help" then
   os.exit(cmd and 0 or 2)
 end
 
+-- What containers killed before us left (their leases, port mappings).
+wbl.container.reap()
+
 if cmd == "create" then
   local o, name = {}, nil
   local i = 2

@@ -48,6 +48,11 @@ local function main()
   local limits = step("limits", wbl.cgroup.limits(opts))
   step("--network " .. opts.network, wbl.net.check(opts))
 
+  -- What containers killed before us left (wbl.container.reap).
+  wbl.container.reap(nil, function(what, ok, msg)
+    if not ok then io.stderr:write("wbl: warning: leftovers of ", what, ": ", tostring(msg), "\n") end
+  end)
+
   -- 3. The state directory: from here on, teardown undoes what was made.
   step("state", c:create())
 

@@ -150,6 +150,31 @@ function M.list()
   return out
 end
 
+--- Remove what dead containers left: those whose wbl is gone (SIGKILL,
+-- a crash) leave their state directory and whatever it lists: cgroups,
+-- port mappings, a veth and a lease, a --rm layer.  ids: a set of ids
+-- to look at (nil: all).  report(what, ok, msg, errno), if given, hears
+-- every removal.  Safe at any time and twice (what is gone counts as
+-- removed); live containers are never touched.  run.lua and network.lua
+-- call it first, so leftovers go without anyone asking; cleanup.lua too.
+-- @return the list of ids reaped
+function M.reap(ids, report)
+  report = report or function() end
+  local cgroup, net = require "wbl.cgroup", require "wbl.net"
+  local out = {}
+  for _, c in ipairs(M.list()) do
+    if (not ids or ids[c.id]) and not c:owner_alive() then
+      -- The container's processes died with its PID 1 (pdeathsig).
+      if c.cgroup then report(c.id .. ": cgroup", cgroup.remove(c.cgroup)) end
+      if c.net then report(c.id .. ": network", net.release(c)) end
+      if c.rm and c.layer then report(c.id .. ": layer " .. c.layer, util.rm_rf(c.layer)) end
+      report(c.id .. ": state " .. c.state_dir, util.rm_rf(c.state_dir))
+      out[#out + 1] = c.id
+    end
+  end
+  return out
+end
+
 --- The command's environment (a map): PATH, HOSTNAME, HOME, TERM with a
 -- terminal, then every -e KEY=VAL (KEY alone: the host's value, if set).
 function M.environment(opts, c)

@@ -460,6 +460,28 @@ describe("container networking #priv #netns", function()
     assert.is_nil((sh("iptables -t nat -S")):match("wbl"))
   end)
 
+  H.it_priv("SIGKILL of wbl: the next run or network.lua removes what it left, unasked", function()
+    for _, next_cmd in ipairs {
+      function() return H.run { "--rm", "--network", "none", "true" } end,
+      function() return H.wbl_run { H.top .. "/scripts/network.lua", "list" } end,
+    } do
+      local a = start { "--rm", "--name", "reaped", "-p", "8182:80", "sh", "-c", "echo ready; read x" }
+      finally(function() a.stop() end)
+      a.wait_for("ready")
+      local st = state("reaped")
+      local veth = st.net.veth
+      assert(P.kill(st.wbl_pid, "SIGKILL"))
+      assert.is_true(eventually(function() return core.fs.stat("/proc/" .. st.wbl_pid) == nil end))
+      assert.matches("dnat", (sh("nft list table ip wbl_" .. veth)))
+      local _, err, code = next_cmd()
+      assert.equal(0, code, err)
+      assert.equal("", (sh("nft list table ip wbl_" .. veth .. " 2>/dev/null")))
+      assert.same({}, leases("bridge"))
+      assert.is_nil(core.fs.stat("/run/wbl/reaped"))
+      a.stop()
+    end
+  end)
+
   H.it_priv("SIGKILL of wbl: cleanup.lua removes the port rules, the lease and the veth", function()
     local a = start { "--name", "killed", "-p", "8181:80", "sh", "-c", "echo ready; read x" }
     finally(function() a.stop() end)
