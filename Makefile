@@ -1,7 +1,8 @@
 # wbl - whalebox-lua.
 #   make            build build/wbl (the program) and build/lib/wbl/core.so
 #   make shell      install deps, build, make the rootfs, run sh in a container
-#   make test       install deps, build, make the rootfs, run every spec
+#   make test       install deps, build, make the rootfs, check the package
+#                   lists (make check-deps), run every spec
 PREFIX  ?= /usr/local
 CC      ?= cc
 PKGS     = lua5.4 libmnl
@@ -14,9 +15,17 @@ CORE_SRC = core/aux.c core/fd.c core/fs.c core/ipc.c core/inroot.c core/mount.c 
 CORE_OBJ = $(CORE_SRC:core/%.c=build/obj/%.o)
 ROOTFS   = rootfs/busybox
 BUSTED   = lua5.4 /usr/bin/busted
-# Debian packages the project needs to build, run and test.
-DEPS     = build-essential pkg-config lua5.4 liblua5.4-dev libmnl-dev \
-           lua-busted lua-check busybox-static iproute2 tmux nftables
+# Debian packages the project needs to build, run and test (make deps; make
+# test and make shell use them).  Every program the code runs on the host
+# comes from one of these lists, or their dependencies, or an Essential
+# package: tools/check-deps.lua finds the calls and says which is missing.
+#   build: build-essential pkg-config lua5.4 liblua5.4-dev libmnl-dev
+#   specs: lua-busted lua-check busybox-static (rootfs/make.sh); tmux (tty);
+#          iproute2 (ip), nftables (nft), iptables (WBL_NAT=iptables, its
+#          spec), curl (published ports, from the host)
+DEPS     = build-essential busybox-static curl iproute2 iptables libmnl-dev \
+           liblua5.4-dev lua-busted lua-check lua5.4 nftables pkg-config \
+           tmux
 
 all: build/wbl build/lib/wbl/core.so
 
@@ -33,9 +42,10 @@ build/lib/wbl/core.so: $(CORE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -shared -o $@ $^ $(shell pkg-config --libs libmnl)
 
-# Debian packages, installed once (the stamp remembers).
+# Debian packages, installed once (the stamp remembers; a changed Makefile
+# may list more).
 deps: build/.deps
-build/.deps:
+build/.deps: Makefile
 	@if ! dpkg -s $(DEPS) >/dev/null 2>&1; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEPS); fi
 	@mkdir -p build && touch $@
@@ -48,7 +58,7 @@ shell: deps all rootfs
 	build/wbl scripts/run.lua -ti sh
 
 # Every spec: unprivileged ones, then privileged ones (tagged #priv).
-test: deps all rootfs
+test: deps all rootfs check-deps
 	sh spec/run.sh
 
 test-unit: all
@@ -56,20 +66,40 @@ test-unit: all
 
 # The cgroup and workflow specs again, in a throwaway qemu VM (software
 # emulation; Debian's kernel from /boot) on pure cgroup v2: vm/run.sh.
-VM_DEPS  = qemu-system-x86 linux-image-amd64 busybox-static cpio xz-utils
-test-vm: deps all rootfs
+# VM_DEPS: qemu; the kernel it boots; busybox for the initramfs; cpio to
+# pack it; xz-utils and zstd to unpack the kernel and its modules (vm/make.sh
+# tries xz, zstd, gzip); mount for vm/guest.sh (the host's, in the guest).
+VM_DEPS  = busybox-static cpio linux-image-amd64 mount qemu-system-x86 \
+           xz-utils zstd
+vm-deps: deps
 	@if ! dpkg -s $(VM_DEPS) >/dev/null 2>&1; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(VM_DEPS); fi
+
+test-vm: vm-deps all rootfs check-deps
 	sh vm/run.sh
 
 check:
-	luacheck lua scripts examples spec
+	luacheck lua scripts examples spec tools
+
+# Every program the code runs is installed by a step above (Essential
+# packages aside); run again after a step's packages are installed.
+check-deps:
+	lua5.4 tools/check-deps.lua
+
+# The package lists, one per line, for tools/check-deps.lua.
+print-deps:
+	@echo "DEPS=$(DEPS)"
+	@echo "VM_DEPS=$(VM_DEPS)"
+	@echo "BENCH_DEPS=$(BENCH_DEPS)"
 
 # The benchmark (bench/bench.lua says what it measures; BENCH_RUNS=N etc.).
-BENCH_DEPS = crun runc bubblewrap util-linux
-bench: deps all rootfs
+# BENCH_DEPS: the runtimes it compares (crun, runc, bwrap, unshare).
+BENCH_DEPS = bubblewrap crun runc util-linux
+bench-deps: deps
 	@if ! dpkg -s $(BENCH_DEPS) >/dev/null 2>&1; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_DEPS); fi
+
+bench: bench-deps all rootfs check-deps
 	@mkdir -p build/bench
 	$(CC) -O2 -Wall -Wextra -o build/bench/measure bench/measure.c
 	$(CC) -O2 -Wall -Wextra -o build/bench/floor bench/floor.c
@@ -85,4 +115,5 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all deps rootfs shell test test-unit test-vm check bench install clean
+.PHONY: all deps vm-deps bench-deps rootfs shell test test-unit test-vm check check-deps \
+        print-deps bench install clean

@@ -42,4 +42,6 @@ sh spec/run.sh $specs >> "$out" 2>&1
 echo "vm: exit $? after $(cut -d' ' -f1 /proc/uptime) s (specs started at $start s)" >> "$out"
 tail -n 2 "$out"
 sync
-poweroff -f
+# busybox's (the host's busybox-static, in VM_DEPS): /usr/sbin/poweroff is
+# systemd-sysv's, which a host need not have.  -f: no init to ask.
+busybox poweroff -f
