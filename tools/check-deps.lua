@@ -997,7 +997,10 @@ function M.check(top)
         local via
         for _, p in ipairs(r.pkgs or {}) do via = via or (closures[step][p] and { p, closures[step][p] }) end
         if via then
-          rows[#rows + 1] = { name, via[1], via[2], list_of(via[2]) }
+          local how = via[2] ~= "Essential" and (list_of(via[2]) or via[2])
+            or (db[via[1]].essential and "Essential" or "needed by Essential packages")
+          if via[2] ~= via[1] and via[2] ~= "Essential" then how = "via " .. via[2] .. ", " .. how end
+          rows[#rows + 1] = { name, via[1], how }
         elseif r.missing and step ~= "DEPS" and not complete[step] then
           later[step] = later[step] or {}
           table.insert(later[step], ("%s (%s)"):format(name, at))
@@ -1041,8 +1044,7 @@ function M.main(argv)
   for _, r in ipairs(rows) do
     if not seen[r[1]] then
       seen[r[1]] = true
-      local how = r[3] == "Essential" and "Essential" or r[3] == r[2] and r[4] or ("via " .. r[3] .. ", " .. r[4])
-      line[#line + 1] = ("%s: %s (%s)"):format(r[1], r[2], how)
+      line[#line + 1] = ("%s: %s (%s)"):format(r[1], r[2], r[3])
     end
   end
   print(("check-deps: %d commands, each installed by a step (command: package, from):"):format(#line))
