@@ -1,9 +1,11 @@
 /*
  * fd.c - file descriptors as "wbl.fd" userdata (the liolib.c model).
  *
- * A handle is marked closed before close(2) runs, and one function serves
- * __gc and __close, so a script that errors never leaks or double-closes.
- * fd:release() gives the number away (crun's get_and_reset).
+ * A handle is made closed (-1) before the fd it will own is opened, so a
+ * memory error cannot leak it; it is marked closed before close(2) runs,
+ * and one function serves __gc and __close, so a script that errors never
+ * leaks or double-closes.  fd:release() gives the number away (crun's
+ * get_and_reset).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,11 +28,22 @@ static const wbl_Flag open_flags[] = {
     {"nofollow", O_NOFOLLOW}, {"path", O_PATH},       {"noctty", O_NOCTTY},
     {"cloexec", O_CLOEXEC},   {NULL, 0}};
 
-void wbl_pushfd(lua_State *L, int fd)
+static void fd_metatable(lua_State *L);
+
+int *wbl_newfd(lua_State *L)
 {
   wbl_Fd *p = lua_newuserdatauv(L, sizeof *p, 0);
-  p->fd = fd;
-  luaL_setmetatable(L, WBL_FD);
+  p->fd = -1; /* closed until the caller opens it */
+  fd_metatable(L);
+  lua_setmetatable(L, -2);
+  return &p->fd;
+}
+
+int wbl_closefd(int *fd)
+{
+  int n = *fd;
+  *fd = -1; /* closed before close(2), whatever it says */
+  return n < 0 ? 0 : close(n);
 }
 
 int wbl_checkfd(lua_State *L, int arg)
@@ -60,10 +73,9 @@ static int fd_open(lua_State *L)
   const char *path = luaL_checkstring(L, 1);
   int flags = (int)wbl_optflags(L, 2, open_flags, O_RDONLY);
   mode_t mode = (mode_t)wbl_optmode(L, 3, 0644);
-  int fd = open(path, flags | O_CLOEXEC, mode);
-  if (fd < 0)
+  int *fd = wbl_newfd(L);
+  if ((*fd = open(path, flags | O_CLOEXEC, mode)) < 0)
     return wbl_failf(L, "open %s", path);
-  wbl_pushfd(L, fd);
   return 1;
 }
 
@@ -76,11 +88,11 @@ A pipe, both ends O_CLOEXEC.
 */
 static int fd_pipe(lua_State *L)
 {
-  int p[2];
+  int *r = wbl_newfd(L), *w = wbl_newfd(L), p[2];
   if (pipe2(p, O_CLOEXEC) < 0)
     return wbl_fail(L, "pipe");
-  wbl_pushfd(L, p[0]);
-  wbl_pushfd(L, p[1]);
+  *r = p[0];
+  *w = p[1];
   return 2;
 }
 
@@ -133,27 +145,15 @@ static int fd_write(lua_State *L)
 static int fd_close(lua_State *L)
 {
   wbl_Fd *p = luaL_testudata(L, 1, WBL_FD);
-  int fd;
-  if (p) {
-    fd = p->fd;
-    p->fd = -1; /* closed before close(2), whatever it says */
-    if (fd < 0) {
-      lua_pushboolean(L, 1);
-      return 1;
-    }
-  } else {
-    fd = wbl_checkfd(L, 1);
-  }
-  return wbl_result(L, close(fd) == 0, "close");
+  if (p)
+    return wbl_result(L, wbl_closefd(&p->fd) == 0, "close");
+  return wbl_result(L, close(wbl_checkfd(L, 1)) == 0, "close");
 }
 
 static int fd_gc(lua_State *L)
 {
   wbl_Fd *p = luaL_checkudata(L, 1, WBL_FD);
-  if (p->fd >= 0) {
-    close(p->fd);
-    p->fd = -1;
-  }
+  wbl_closefd(&p->fd);
   return 0;
 }
 
@@ -247,12 +247,20 @@ static const luaL_Reg fd_funcs[] = {
     {"read", fd_read},     {"wait", fd_wait}, {"write", fd_write},
     {NULL, NULL}};
 
+/* Push the wbl.fd metatable, made on first use (by whichever family
+ * makes the first handle). */
+static void fd_metatable(lua_State *L)
+{
+  if (luaL_newmetatable(L, WBL_FD)) {
+    luaL_setfuncs(L, fd_meta, 0);
+    luaL_newlib(L, fd_methods);
+    lua_setfield(L, -2, "__index");
+  }
+}
+
 int wbl_open_fd(lua_State *L)
 {
-  luaL_newmetatable(L, WBL_FD);
-  luaL_setfuncs(L, fd_meta, 0);
-  luaL_newlib(L, fd_methods);
-  lua_setfield(L, -2, "__index");
+  fd_metatable(L);
   lua_pop(L, 1);
   luaL_newlib(L, fd_funcs);
   return 1;

@@ -141,19 +141,19 @@ Read a whole file (also /proc and cgroup files, whose size is 0).
 static int fs_read_file(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0)
+  int *fd = wbl_newfd(L); /* the buffer may raise: a handle owns the fd */
+  if ((*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
     return wbl_failf(L, "open %s", path);
   luaL_Buffer b;
   luaL_buffinit(L, &b);
   for (;;) {
     char *p = luaL_prepbuffsize(&b, 8192);
-    ssize_t r = read(fd, p, 8192);
+    ssize_t r = read(*fd, p, 8192);
     if (r < 0 && errno == EINTR)
       continue;
     if (r < 0) {
       int en = errno;
-      close(fd);
+      wbl_closefd(fd);
       errno = en;
       return wbl_failf(L, "read %s", path);
     }
@@ -161,7 +161,7 @@ static int fs_read_file(lua_State *L)
       break;
     luaL_addsize(&b, (size_t)r);
   }
-  close(fd);
+  wbl_closefd(fd);
   luaL_pushresult(&b);
   return 1;
 }
@@ -301,40 +301,68 @@ static int fs_chmod(lua_State *L)
   return 1;
 }
 
-static int fs_chown(lua_State *L)
+/***
+lchown(path, uid, gid): a symlink itself changes owner, not its target.
+@string path
+@int uid -1: unchanged
+@int gid -1: unchanged
+@treturn[1] true
+@return[2] fail, "lchown PATH: message", errno
+@see lchown(2)
+*/
+static int fs_lchown(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
-  uid_t uid = (uid_t)luaL_checkinteger(L, 2);
-  gid_t gid = (gid_t)luaL_checkinteger(L, 3);
-  if (lchown(path, uid, gid) < 0)
-    return wbl_failf(L, "chown %s", path);
+  lua_Integer uid = luaL_checkinteger(L, 2);
+  lua_Integer gid = luaL_checkinteger(L, 3);
+  luaL_argcheck(L, uid >= -1 && uid <= 0xffffffffLL, 2, "bad uid");
+  luaL_argcheck(L, gid >= -1 && gid <= 0xffffffffLL, 3, "bad gid");
+  if (lchown(path, (uid_t)uid, (gid_t)gid) < 0)
+    return wbl_failf(L, "lchown %s", path);
   lua_pushboolean(L, 1);
   return 1;
 }
 
-/* readdir(path): the names in a directory, without "." and "..". */
+/***
+readdir(path): the names in a directory, without "." and "..".  The
+directory is read with getdents64(2) on an fd a wbl.fd owns, so a memory
+error while the table grows leaks nothing.
+@string path
+@treturn[1] table names, in the directory's order
+@return[2] fail, "opendir PATH: message" or "readdir PATH: message", errno
+*/
 static int fs_readdir(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
-  DIR *d = opendir(path);
-  if (!d)
+  int *fd = wbl_newfd(L);
+  if ((*fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
     return wbl_failf(L, "opendir %s", path);
   lua_newtable(L);
   int k = 0;
-  struct dirent *e;
-  errno = 0;
-  while ((e = readdir(d))) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-      continue;
-    lua_pushstring(L, e->d_name);
-    lua_rawseti(L, -2, ++k);
+  union {
+    struct dirent64 align;
+    char buf[16384];
+  } u;
+  ssize_t n;
+  while ((n = getdents64(*fd, u.buf, sizeof u.buf)) != 0) {
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      int en = errno;
+      wbl_closefd(fd);
+      errno = en;
+      return wbl_failf(L, "readdir %s", path);
+    }
+    for (ssize_t off = 0; off < n;) {
+      const struct dirent64 *e = (const struct dirent64 *)(u.buf + off);
+      off += e->d_reclen;
+      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+        continue;
+      lua_pushstring(L, e->d_name);
+      lua_rawseti(L, -2, ++k);
+    }
   }
-  int en = errno;
-  closedir(d);
-  if (en) {
-    errno = en;
-    return wbl_failf(L, "readdir %s", path);
-  }
+  wbl_closefd(fd);
   return 1;
 }
 
@@ -367,8 +395,8 @@ static int fs_umask(lua_State *L)
 
 static const luaL_Reg fs_funcs[] = {
     {"chdir", fs_chdir},       {"chmod", fs_chmod},
-    {"chown", fs_chown},       {"flock", fs_flock},
-    {"getcwd", fs_getcwd},     {"lstat", fs_lstat},
+    {"flock", fs_flock},       {"getcwd", fs_getcwd},
+    {"lchown", fs_lchown},     {"lstat", fs_lstat},
     {"mkdir", fs_mkdir},       {"mkdir_p", fs_mkdir_p},
     {"mknod", fs_mknod},       {"read_file", fs_read_file},
     {"readdir", fs_readdir},   {"readlink", fs_readlink},

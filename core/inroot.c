@@ -118,6 +118,7 @@ static int inroot_open(lua_State *L)
     rel++;
   if (*rel == 0)
     rel = ".";
+  int *h = wbl_newfd(L); /* before any fd is opened */
   int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0)
     return wbl_failf(L, "open root %s", root);
@@ -150,7 +151,7 @@ static int inroot_open(lua_State *L)
       return wbl_failf(L, "mkdir %s in %s", bad, root);
     return wbl_failf(L, "resolve %s in %s", path, root);
   }
-  wbl_pushfd(L, fd);
+  *h = fd;
   char link[64], real[PATH_MAX];
   snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
   ssize_t r = readlink(link, real, sizeof real - 1);

@@ -82,20 +82,21 @@ Open a NETLINK_ROUTE socket (close-on-exec) with extended acks.
 static int nl_open(lua_State *L)
 {
   int target = -1, own = 0, back = -1;
-  if (!lua_isnoneornil(L, 1)) {
-    if (lua_type(L, 1) == LUA_TSTRING) {
-      target = open(lua_tostring(L, 1), O_RDONLY | O_CLOEXEC);
-      if (target < 0)
-        return wbl_failf(L, "open %s", lua_tostring(L, 1));
-      own = 1;
-    } else {
-      target = wbl_checkfd(L, 1);
-    }
-  }
+  const char *path = lua_type(L, 1) == LUA_TSTRING ? lua_tostring(L, 1) : NULL;
+  if (!path && !lua_isnoneornil(L, 1))
+    target = wbl_checkfd(L, 1);
+  /* The userdata first, closed: from here on nothing raises until the
+   * socket is in it (a memory error would leak what is opened below). */
   wbl_Nl *n = lua_newuserdatauv(L, sizeof *n, 0);
   n->nl = NULL; /* closed until it is opened */
   n->extack[0] = '\0';
   luaL_setmetatable(L, WBL_NL);
+  if (path) {
+    target = open(path, O_RDONLY | O_CLOEXEC);
+    if (target < 0)
+      return wbl_failf(L, "open %s", path);
+    own = 1;
+  }
   if (target >= 0) {
     back = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     if (back < 0 || setns(target, CLONE_NEWNET) < 0) {
@@ -110,9 +111,15 @@ static int nl_open(lua_State *L)
   struct mnl_socket *s = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
   int en = errno;
   if (back >= 0) {
-    if (setns(back, CLONE_NEWNET) < 0)
-      luaL_error(L, "netlink open: cannot return to the caller's network namespace");
+    int r = setns(back, CLONE_NEWNET);
     close(back);
+    if (r < 0) {
+      if (own)
+        close(target);
+      if (s)
+        mnl_socket_close(s);
+      return luaL_error(L, "netlink open: cannot return to the caller's network namespace");
+    }
   }
   if (own)
     close(target);

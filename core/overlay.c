@@ -162,7 +162,10 @@ static int mount_fsconfig(lua_State *L, int lowers, int n, const char *upper,
                           const char *work, const char *target,
                           unsigned int attrs, char *what, size_t size)
 {
-  int fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
+  /* The layers are read from the Lua table while fsfd is open: a handle
+   * (left on the stack) owns it. */
+  int *h = wbl_newfd(L);
+  int fsfd = *h = fsopen("overlay", FSOPEN_CLOEXEC);
   if (fsfd < 0) {
     if (errno == ENOSYS)
       return 0;
@@ -180,7 +183,7 @@ static int mount_fsconfig(lua_State *L, int lowers, int n, const char *upper,
     lua_pop(L, 1);
     if (set_layer(fsfd, "lowerdir+", p, &by_fd, what, size) < 0) {
       if (i == 1 && errno == EINVAL && !by_fd) { /* before 6.8: no lowerdir+ */
-        close(fsfd);
+        wbl_closefd(h);
         return 0;
       }
       goto fail;
@@ -193,7 +196,7 @@ static int mount_fsconfig(lua_State *L, int lowers, int n, const char *upper,
     if (errno == EINVAL && !by_fd) {
       /* Before 6.5 overlay has no fs_context parameters: the strings were
        * kept as legacy options, and "lowerdir+" is unknown at create. */
-      close(fsfd);
+      wbl_closefd(h);
       return 0;
     }
     snprintf(what, size, "create overlay for %s", target);
@@ -207,7 +210,7 @@ static int mount_fsconfig(lua_State *L, int lowers, int n, const char *upper,
   int r = move_mount(mfd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
   en = errno;
   close(mfd);
-  close(fsfd);
+  wbl_closefd(h);
   if (r < 0) {
     errno = en;
     snprintf(what, size, "move_mount overlay to %s", target);
@@ -217,7 +220,7 @@ static int mount_fsconfig(lua_State *L, int lowers, int n, const char *upper,
 fail:
   en = errno;
   read_log(fsfd, what, size);
-  close(fsfd);
+  wbl_closefd(h);
   errno = en;
   return -1;
 }

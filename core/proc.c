@@ -1,13 +1,17 @@
 /*
- * proc.c - processes: clone, fork, exec, wait, signals, prctl.
+ * proc.c - processes: clone, fork, exec, wait, signals, prctl, ids,
+ * supplementary groups, resource limits.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <grp.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -323,11 +327,79 @@ static int proc_getppid(lua_State *L)
   return 1;
 }
 
+/***
+The real user id.
+@function getuid
+@treturn int uid
+@see getuid(2)
+*/
 static int proc_getuid(lua_State *L)
 {
   lua_pushinteger(L, getuid());
+  return 1;
+}
+
+/***
+The real group id.
+@function getgid
+@treturn int gid
+@see getgid(2)
+*/
+static int proc_getgid(lua_State *L)
+{
   lua_pushinteger(L, getgid());
-  return 2;
+  return 1;
+}
+
+/***
+Set the supplementary groups to exactly the ones listed.
+@function setgroups
+@tparam table gids a sequence of gids; {} drops every supplementary group
+@treturn[1] true
+@return[2] fail, "setgroups: message", errno (EPERM without CAP_SETGID,
+  or in a user namespace whose /proc/PID/setgroups says "deny")
+@see setgroups(2)
+*/
+static int proc_setgroups(lua_State *L)
+{
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_Integer n = luaL_len(L, 1);
+  luaL_argcheck(L, n >= 0 && n <= NGROUPS_MAX, 1, "too many groups");
+  gid_t *v = lua_newuserdatauv(L, sizeof *v * (size_t)(n ? n : 1), 0);
+  for (lua_Integer i = 1; i <= n; i++) {
+    int isnum;
+    lua_geti(L, 1, i);
+    lua_Integer g = lua_tointegerx(L, -1, &isnum);
+    if (!isnum || lua_type(L, -1) != LUA_TNUMBER)
+      luaL_argerror(L, 1, "gids must be integers");
+    luaL_argcheck(L, g >= 0 && g < 0xffffffffLL, 1, "bad gid"); /* -1 is no gid */
+    v[i - 1] = (gid_t)g;
+    lua_pop(L, 1);
+  }
+  return wbl_result(L, setgroups((size_t)n, n ? v : NULL) == 0, "setgroups");
+}
+
+/***
+The supplementary groups, as the kernel lists them.
+@function getgroups
+@treturn[1] table a sequence of gids (empty if none)
+@return[2] fail, "getgroups: message", errno
+@see getgroups(2)
+*/
+static int proc_getgroups(lua_State *L)
+{
+  int n = getgroups(0, NULL);
+  if (n < 0)
+    return wbl_fail(L, "getgroups");
+  gid_t *v = lua_newuserdatauv(L, sizeof *v * (size_t)(n ? n : 1), 0);
+  if ((n = getgroups(n, v)) < 0) /* the core is single-threaded: same n */
+    return wbl_fail(L, "getgroups");
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    lua_pushinteger(L, v[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
 }
 
 /* setuid(uid) and setgid(gid): e.g. become root of a new user namespace. */
@@ -375,6 +447,99 @@ static int proc_getaffinity(lua_State *L)
   return 1;
 }
 
+#define R(name) {#name, name}
+static const struct {
+  const char *name;
+  int resource;
+} rlimits[] = {
+    R(RLIMIT_AS),      R(RLIMIT_CORE),       R(RLIMIT_CPU),     R(RLIMIT_DATA),
+    R(RLIMIT_FSIZE),   R(RLIMIT_LOCKS),      R(RLIMIT_MEMLOCK), R(RLIMIT_MSGQUEUE),
+    R(RLIMIT_NICE),    R(RLIMIT_NOFILE),     R(RLIMIT_NPROC),   R(RLIMIT_RSS),
+    R(RLIMIT_RTPRIO),  R(RLIMIT_RTTIME),     R(RLIMIT_SIGPENDING),
+    R(RLIMIT_STACK),   {NULL, 0}};
+#undef R
+
+/* A resource by name: "RLIMIT_NOFILE" (as the OCI spec spells it) or "NOFILE". */
+static int checkresource(lua_State *L, int arg, const char **name)
+{
+  const char *s = luaL_checkstring(L, arg);
+  for (int i = 0; rlimits[i].name; i++)
+    if (strcmp(s, rlimits[i].name) == 0 || strcmp(s, rlimits[i].name + 7) == 0) {
+      *name = rlimits[i].name;
+      return rlimits[i].resource;
+    }
+  return luaL_argerror(L, arg, lua_pushfstring(L, "unknown resource '%s'", s));
+}
+
+/* A limit: a non-negative integer, or RLIM_INFINITY given as "unlimited",
+ * -1, or 2^64 (how a JSON decoder reads 18446744073709551615). */
+static rlim_t checklimit(lua_State *L, int arg)
+{
+  if (lua_type(L, arg) == LUA_TSTRING && strcmp(lua_tostring(L, arg), "unlimited") == 0)
+    return RLIM_INFINITY;
+  if (lua_type(L, arg) == LUA_TNUMBER && !lua_isinteger(L, arg) &&
+      lua_tonumber(L, arg) == 18446744073709551616.0)
+    return RLIM_INFINITY;
+  if (lua_type(L, arg) != LUA_TNUMBER)
+    luaL_typeerror(L, arg, "integer or \"unlimited\"");
+  lua_Integer v = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, v >= -1, arg, "bad limit");
+  return v == -1 ? RLIM_INFINITY : (rlim_t)v;
+}
+
+static void pushlimit(lua_State *L, rlim_t v)
+{
+  if (v == RLIM_INFINITY)
+    lua_pushliteral(L, "unlimited");
+  else
+    lua_pushinteger(L, (lua_Integer)v);
+}
+
+/***
+Set a resource limit of this process (prlimit on pid 0).
+@function setrlimit
+@string resource "RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_CORE", ... (every
+  RLIMIT_* of Linux; the "RLIMIT_" may be left out)
+@tparam int|string soft a number, or "unlimited" (or -1)
+@tparam int|string hard a number, or "unlimited" (or -1)
+@treturn[1] true
+@return[2] fail, "setrlimit RLIMIT_X: message", errno (EINVAL: soft above
+  hard; EPERM: hard raised without CAP_SYS_RESOURCE, or NOFILE above
+  fs.nr_open)
+@see prlimit(2)
+*/
+static int proc_setrlimit(lua_State *L)
+{
+  const char *name;
+  int res = checkresource(L, 1, &name);
+  struct rlimit rl = {.rlim_cur = checklimit(L, 2), .rlim_max = checklimit(L, 3)};
+  if (prlimit(0, res, &rl, NULL) < 0)
+    return wbl_failf(L, "setrlimit %s", name);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/***
+A resource limit of this process (prlimit on pid 0).
+@function getrlimit
+@string resource as for setrlimit
+@treturn[1] int|string soft a number or "unlimited"
+@treturn[1] int|string hard a number or "unlimited"
+@return[2] fail, "getrlimit RLIMIT_X: message", errno
+@see prlimit(2)
+*/
+static int proc_getrlimit(lua_State *L)
+{
+  const char *name;
+  int res = checkresource(L, 1, &name);
+  struct rlimit rl;
+  if (prlimit(0, res, NULL, &rl) < 0)
+    return wbl_failf(L, "getrlimit %s", name);
+  pushlimit(L, rl.rlim_cur);
+  pushlimit(L, rl.rlim_max);
+  return 2;
+}
+
 static const luaL_Reg proc_funcs[] = {
     {"_exit", proc_exit},
     {"clone", proc_clone},
@@ -382,12 +547,17 @@ static const luaL_Reg proc_funcs[] = {
     {"execvp", proc_execvp},
     {"fork", proc_fork},
     {"getaffinity", proc_getaffinity},
+    {"getgid", proc_getgid},
+    {"getgroups", proc_getgroups},
     {"getpid", proc_getpid},
     {"getppid", proc_getppid},
+    {"getrlimit", proc_getrlimit},
     {"getuid", proc_getuid},
     {"kill", proc_kill},
     {"prctl", proc_prctl},
     {"setgid", proc_setgid},
+    {"setgroups", proc_setgroups},
+    {"setrlimit", proc_setrlimit},
     {"setsid", proc_setsid},
     {"setuid", proc_setuid},
     {"signal", proc_signal},
@@ -405,5 +575,11 @@ int wbl_open_proc(lua_State *L)
     lua_setfield(L, -2, signames[i].name);
   }
   lua_setfield(L, -2, "signals");
+  lua_newtable(L);
+  for (int i = 0; rlimits[i].name; i++) {
+    lua_pushinteger(L, rlimits[i].resource);
+    lua_setfield(L, -2, rlimits[i].name);
+  }
+  lua_setfield(L, -2, "rlimits");
   return 1;
 }

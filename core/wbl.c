@@ -1,18 +1,16 @@
 /*
- * wbl.c - luaopen_wbl_core: one table with a sub-table per family
- * (fd, fs, inroot, mount, nl, ns, overlay, proc), each also loadable as "wbl.core.NAME",
- * plus errno constants and the version.
+ * wbl.c - luaopen_wbl_core: one table with a sub-table per family of
+ * WBL_FAMILIES (wbl.h, the one list of them), each also loaded as
+ * "wbl.core.NAME", plus errno constants, the version and monotonic_ns.
  */
 #include <errno.h>
 #include <time.h>
 
 #include "wbl.h"
 
-static const luaL_Reg families[] = {
-    {"fd", wbl_open_fd},       {"fs", wbl_open_fs}, {"ipc", wbl_open_ipc}, {"inroot", wbl_open_inroot},
-    {"mount", wbl_open_mount}, {"nl", wbl_open_nl}, {"ns", wbl_open_ns},
-    {"overlay", wbl_open_overlay}, {"proc", wbl_open_proc},
-    {NULL, NULL}};
+#define FAMILY(name) {#name, wbl_open_##name},
+static const luaL_Reg families[] = {WBL_FAMILIES(FAMILY){NULL, NULL}};
+#undef FAMILY
 
 #define E(name) {#name, name}
 static const struct {

@@ -40,8 +40,14 @@ unsigned int wbl_optmode(lua_State *L, int arg, unsigned int def);
 
 /* An fd argument: a wbl.fd userdata or a non-negative integer. */
 int wbl_checkfd(lua_State *L, int arg);
-/* Push a new wbl.fd owning fd. */
-void wbl_pushfd(lua_State *L, int fd);
+/* Push a new, closed wbl.fd and return its fd slot (-1): the handle is
+ * made first and the fd stored into it by the call that opens it
+ * (*fd = open(...)), so a memory error can never leak an fd (liolib's
+ * newprefile).  Whatever the slot holds when it is collected is closed. */
+int *wbl_newfd(lua_State *L);
+/* Close the fd in a slot, marking it closed (-1) first; 0 if none was
+ * open, else close(2)'s result. */
+int wbl_closefd(int *fd);
 
 /* A NULL-terminated string array from a Lua sequence (argv, envp).
  * The memory lives in a userdata left on the stack. */
@@ -49,16 +55,24 @@ char **wbl_checkargv(lua_State *L, int arg);
 /* env given as a table: sequence of "K=V" or map K -> V. */
 char **wbl_checkenv(lua_State *L, int arg);
 
-/* Family openers: each pushes one table. */
-int wbl_open_fd(lua_State *L);
-int wbl_open_proc(lua_State *L);
-int wbl_open_ns(lua_State *L);
-int wbl_open_mount(lua_State *L);
-int wbl_open_fs(lua_State *L);
-int wbl_open_ipc(lua_State *L);
-int wbl_open_nl(lua_State *L);
-int wbl_open_overlay(lua_State *L);
-int wbl_open_inroot(lua_State *L);
+/* The families, the one list of them: X(NAME) is the table core.NAME
+ * (also loaded as "wbl.core.NAME"), pushed by int wbl_open_NAME(lua_State *)
+ * in the family's own file in core/.  A new family is one line here plus
+ * its file (which the Makefile's CORE_SRC must list). */
+#define WBL_FAMILIES(X)                                                      \
+  X(fd)                                                                      \
+  X(fs)                                                                      \
+  X(inroot)                                                                  \
+  X(ipc)                                                                     \
+  X(mount)                                                                   \
+  X(nl)                                                                      \
+  X(ns)                                                                      \
+  X(overlay)                                                                 \
+  X(proc)
+
+#define WBL_DECLARE_OPEN(name) int wbl_open_##name(lua_State *L);
+WBL_FAMILIES(WBL_DECLARE_OPEN)
+#undef WBL_DECLARE_OPEN
 
 int luaopen_wbl_core(lua_State *L);
 

@@ -13,7 +13,7 @@ if pid == 0 then
   to_child_r:read(1) -- wait until the host has written the maps
   assert(P.setgid(0))
   assert(P.setuid(0))
-  local uid, gid = P.getuid()
+  local uid, gid = P.getuid(), P.getgid()
   local map = fs.read_file("/proc/self/uid_map"):gsub("^%s+", ""):gsub("%s+", " ")
   print(("child: uid %d gid %d inside (uid_map: %s)"):format(uid, gid, map))
   io.stdout:flush()

@@ -338,3 +338,103 @@ describe("wbl.core more primitives #priv", function()
     assert.same({ pid, "exited", 0 }, { P.waitpid(pid) })
   end)
 end)
+
+describe("wbl.core ids, groups, limits and handles #priv", function()
+  local function status(field) -- a /proc/self/status line's value, trimmed
+    return fs.read_file("/proc/self/status"):match("\n" .. field .. ":[ \t]*(.-)[ \t]*\n")
+  end
+
+  -- (in a child: what it asserts goes to stderr, and it exits 99)
+  H.it_priv("setgroups sets exactly the listed groups, {} drops them; EPERM once not root", function()
+    assert.same({ "exited", 0 }, { H.in_child(function()
+      assert(P.setgroups({ 1234, 5678 }))
+      assert.same({ 1234, 5678 }, P.getgroups())
+      assert.equal("1234 5678", status("Groups"))
+      assert(P.setgroups({}))
+      assert.same({}, P.getgroups())
+      assert.equal("", status("Groups"))
+      assert(P.setuid(65534))
+      assert.same({ nil, "setgroups: Operation not permitted", E.EPERM }, { P.setgroups({ 1 }) })
+    end) })
+  end)
+
+  H.it_priv("setrlimit NOFILE: the fd at the soft limit gets EMFILE; /proc/self/limits shows it", function()
+    assert.same({ "exited", 0 }, { H.in_child(function()
+      local top = 0
+      for _, n in ipairs(assert(fs.readdir("/proc/self/fd"))) do top = math.max(top, tonumber(n)) end
+      local _, hard = P.getrlimit("RLIMIT_NOFILE")
+      assert(P.setrlimit("RLIMIT_NOFILE", top + 4, hard))
+      local fds, en = {}
+      repeat
+        local fd, _, e = core.fd.open("/dev/null")
+        fds[#fds + 1], en = fd, e
+      until not fd
+      assert.equal(E.EMFILE, en)
+      assert.equal(top + 3, fds[#fds]:fileno()) -- every fd below the limit was given
+      for _, fd in ipairs(fds) do fd:close() end
+      assert.matches("Max open files%s+" .. (top + 4) .. "%s+" .. hard .. "%s", fs.read_file("/proc/self/limits"))
+      assert.equal(E.EINVAL, select(3, P.setrlimit("RLIMIT_NOFILE", 2, 1))) -- soft above hard
+      assert(P.setrlimit("RLIMIT_CORE", -1, 2 ^ 64)) -- RLIM_INFINITY both, 2^64 as JSON's uint64 max reads
+      assert.same({ "unlimited", "unlimited" }, { P.getrlimit("RLIMIT_CORE") })
+      assert.matches("Max core file size%s+unlimited%s+unlimited", fs.read_file("/proc/self/limits"))
+    end) })
+  end)
+
+  H.it_priv("getuid and getgid are the real ids of /proc/self/status", function()
+    assert.equal(status("Uid"):match("^%d+"), tostring(P.getuid()))
+    assert.equal(status("Gid"):match("^%d+"), tostring(P.getgid()))
+    local r, w = assert(core.fd.pipe())
+    local how = H.in_child(function()
+      assert(P.setgid(4321))
+      w:write(P.getgid() .. " " .. status("Gid"):match("^%d+"))
+      return 0
+    end)
+    w:close()
+    assert.equal("exited", how)
+    assert.equal("4321 4321", r:read())
+  end)
+
+  H.it_priv("lchown changes a symlink's owner, not its target's", function()
+    local d = tmpdir()
+    assert(fs.write_file(d .. "/target", "x"))
+    assert(fs.symlink("target", d .. "/link"))
+    assert(fs.lchown(d .. "/link", 1234, 5678))
+    local l, t = fs.lstat(d .. "/link"), fs.stat(d .. "/link")
+    assert.same({ "link", 1234, 5678 }, { l.type, l.uid, l.gid })
+    assert.same({ "file", P.getuid(), P.getgid() }, { t.type, t.uid, t.gid })
+    local ok, msg, en = fs.lchown(d .. "/missing", 0, 0)
+    assert.same({ nil, E.ENOENT }, { ok, en })
+    assert.matches("lchown .*/missing", msg)
+    require("wbl.util").rm_rf(d)
+  end)
+
+  it("open, pipe and inroot.open give wbl.fd handles that close (and are collected)", function()
+    local d = tmpdir()
+    assert(fs.write_file(d .. "/f", "x"))
+    local r, w = assert(core.fd.pipe())
+    local fds = { assert(core.fd.open(d .. "/f")), r, w, (assert(core.inroot.open(d, "/f"))) }
+    for _, fd in ipairs(fds) do
+      local n = fd:fileno()
+      assert.equal(("wbl.fd (%d)"):format(n), tostring(fd))
+      assert.truthy(fs.readlink("/proc/self/fd/" .. n))
+      assert.is_true(fd:close())
+      assert.equal(E.ENOENT, select(3, fs.readlink("/proc/self/fd/" .. n)))
+    end
+    local n = assert(core.fd.open(d .. "/f")):fileno() -- dropped, never closed
+    collectgarbage()
+    collectgarbage()
+    assert.equal(E.ENOENT, select(3, fs.readlink("/proc/self/fd/" .. n)))
+    require("wbl.util").rm_rf(d)
+  end)
+
+  it("readdir lists every name but . and .., past one getdents64 buffer", function()
+    local d = tmpdir()
+    for i = 1, 300 do assert(fs.write_file(("%s/%s%03d"):format(d, ("n"):rep(40), i), "")) end
+    local names = assert(fs.readdir(d))
+    table.sort(names)
+    assert.equal(300, #names)
+    assert.equal(("n"):rep(40) .. "300", names[300])
+    assert.equal(E.ENOTDIR, select(3, fs.readdir(d .. "/" .. names[1])))
+    require("wbl.util").rm_rf(d)
+  end)
+end)

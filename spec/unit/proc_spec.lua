@@ -53,3 +53,30 @@ describe("wbl.proc #unit", function()
     end
   end)
 end)
+
+describe("wbl.core.proc ids, groups and limits #unit", function()
+  local P = core.proc
+
+  it("getuid and getgid return one id each", function()
+    assert.equal(1, select("#", P.getuid()))
+    assert.equal(1, select("#", P.getgid()))
+    assert.is_table(P.getgroups())
+  end)
+
+  it("names every RLIMIT_* the OCI spec may use; what getrlimit says, setrlimit takes", function()
+    local n = 0
+    for name, res in pairs(P.rlimits) do
+      n = n + 1
+      assert.is_number(res)
+      local soft, hard = assert(P.getrlimit(name))
+      assert.same({ soft, hard }, { P.getrlimit(name:sub(8)) }) -- "RLIMIT_" may be left out
+      assert.is_true(P.setrlimit(name, soft, hard)) -- "unlimited" round-trips
+    end
+    assert.equal(16, n)
+    assert.has_error(function() P.getrlimit("RLIMIT_BOGUS") end)
+    assert.has_error(function() P.setrlimit("RLIMIT_CORE", -2, 0) end)
+    assert.has_error(function() P.setrlimit("RLIMIT_CORE", "lots", 0) end)
+    assert.has_error(function() P.setgroups({ "x" }) end)
+    assert.has_error(function() P.setgroups(1) end)
+  end)
+end)
