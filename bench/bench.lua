@@ -113,8 +113,8 @@ local function cleanup()
     end
   end
   -- wbl containers whose wbl was killed.
-  if #(fs.readdir(D.state) or {}) > 0 then
-    os.execute(("WBL_STORE=%s WBL_STATE_DIR=%s %s %s >/dev/null 2>&1"):format(
+  if #(fs.readdir(D.state .. "/containers") or {}) > 0 then
+    os.execute(("WBL_STORE=%s WBL_ROOT=%s %s %s >/dev/null 2>&1"):format(
       q(D.store), q(D.state), q(WBL), q(home .. "/scripts/cleanup.lua")))
   end
   -- crun's and runc's cgroups (cgroupsPath /wbl-bench-TAG/...).
@@ -388,7 +388,7 @@ local function measure(name, cases, runs, warmup, extra)
   local logs = ("%s/group%d"):format(D.logs, group_no)
   assert(fs.mkdir(logs, "0700"))
   local cmd = { q(MEASURE), "-C", "-r", runs, "-w", warmup, "-L", q(logs),
-    "-E", q("WBL_STORE=" .. D.store), "-E", q("WBL_STATE_DIR=" .. D.state) }
+    "-E", q("WBL_STORE=" .. D.store), "-E", q("WBL_ROOT=" .. D.state) }
   for _, e in ipairs(extra or {}) do cmd[#cmd + 1] = e end
   cmd[#cmd + 1] = q(file)
   local resfile = file .. ".out"

@@ -2,12 +2,13 @@
 --
 --   wbl scripts/cleanup.lua [ID...]
 --
--- A container whose wbl was killed (SIGKILL, a crash, a reboot of the
--- state directory's owner) leaves its state directory, and whatever the
--- state lists (cgroups, network links and addresses, write layers).  This
--- removes them, for the containers named, or for every container whose
--- wbl is gone.  Safe to run at any time, and twice: what is already gone
--- counts as removed.  Live containers are never touched.
+-- A container whose wbl was killed (SIGKILL, a crash) leaves its state
+-- directory, and whatever the state lists (cgroups, port mappings, a
+-- lease, a --rm write layer).  This destroys them (wbl.container.destroy,
+-- the teardown every run uses), for the containers named, or for every
+-- container that is neither running nor managed.  run.lua and network.lua
+-- do the same first, unasked.  Safe to run at any time, and twice: what
+-- is already gone counts as removed.  Live containers are never touched.
 local wbl = require "wbl"
 
 local names = {}
@@ -23,17 +24,20 @@ end
 local all = next(names) == nil
 
 local failed = false
-local function report(what, ok, msg, errno)
+local function report(what, ok, msg)
   if not ok then
     failed = true
-    io.stderr:write(("wbl cleanup: %s: %s%s\n"):format(what, tostring(msg),
-      errno and wbl.errno_name(errno) and (" (" .. wbl.errno_name(errno) .. ")") or ""))
+    io.stderr:write(("wbl cleanup: %s: %s\n"):format(what, tostring(msg)))
   end
 end
 
+-- Containers neither running nor managed (wbl.container.reap), then the
+-- default network when no container uses it and no reaper waits.
 for _, id in ipairs(wbl.container.reap(not all and names or nil, report)) do
   io.stdout:write(id, "\n")
 end
--- The default network, when no container uses it and no reaper waits.
-if all then report("default network", wbl.net.prune_default()) end
+if all then
+  local ok, msg, en = wbl.net.prune_default()
+  report("default network", ok, ok or wbl.message(msg, en))
+end
 os.exit(failed and 1 or 0)

@@ -1,47 +1,45 @@
--- scripts/init.lua: the container side.  run.lua calls this in the
--- cloned child (PID 1 of its PID namespace, alone in new mount, UTS, IPC,
+-- scripts/init.lua: the container side.  create.lua clones a child that
+-- runs this (PID 1 of its PID namespace, alone in new mount, UTS, IPC,
 -- network and cgroup namespaces) once the host side has said go.  Each
 -- line is one step; reorder, skip or add steps here.  A failing step
 -- stops the container with exit status 125 and names itself.
+--
+--   init(c, tail)   c: the container (c.spec: what it is); tail: process.lua
 local wbl = require "wbl"
-local c = ...
+local c, tail = ...
 -- Load every module before pivot_root: after it, the host's files
 -- (this library among them) are out of reach.
-local step, rootfs, net, proc = wbl.step, wbl.rootfs, wbl.net, wbl.proc
-local overlay = wbl.overlay
+for _, m in ipairs { "rootfs", "net", "overlay", "cgroup", "proc", "spec" } do local _ = wbl[m] end
+local step, rootfs, net, overlay, cgroup = wbl.step, wbl.rootfs, wbl.net, wbl.overlay, wbl.cgroup
+local s = c.spec
 
 -- Into our own cgroups, again: the host side placed us before go, so
 -- this moves nothing; it is the fix for kernels where it could not.
-if c.cgroup then step("cgroup.procs", wbl.cgroup.join(c.cgroup)) end
--- A cgroup namespace rooted there: the container sees its cgroups as "/".
-if c.cgroup then step("cgroup namespace", wbl.cgroup.unshare_ns()) end
+-- Then a cgroup namespace rooted there: the container sees them as "/".
+if c.cgroup then step("cgroup.procs", cgroup.join(c.cgroup)) end
+if c.cgroup then step("cgroup namespace", cgroup.unshare_ns()) end
 
 -- Nothing mounted from here on may reach the host.
 step("make mounts private", rootfs.make_private())
 
--- The root (the image's layers under the container's write layer), and
--- the kernel file systems inside it.
+-- The root (the image's layers under the container's write layer), the
+-- /etc files (a volume on /etc hides them), then the spec's mounts in
+-- order: /proc, /sys, its cgroups, /dev, /tmp, volumes, tmpfs.
 step("mount the overlay root " .. c.root, overlay.mount_root(c))
-step("mount /proc", rootfs.mount_proc(c.root))
-step("mount /sys", rootfs.mount_sys(c.root))
-if c.cgroup then step("mount /sys/fs/cgroup", wbl.cgroup.mount_ns(c.root, c.cgroup)) end
-step("mount /dev", rootfs.mount_dev(c.root))
-step("mount /tmp", rootfs.mount_tmp(c.root))
-step("/etc/hosts, hostname, resolv.conf", net.bind_etc(c)) -- a volume on /etc hides them
-for _, v in ipairs(c.volumes) do step("volume " .. v.spec, overlay.volume(c.root, v)) end
-for _, t in ipairs(c.tmpfs) do step("tmpfs " .. t.spec, overlay.tmpfs(c.root, t)) end
-if c.tty then step("mount /dev/console", rootfs.mount_console(c.root)) end
-if c.read_only then step("read-only root", overlay.read_only(c.root)) end
+if c.net then step("/etc/hosts, hostname, resolv.conf", net.bind_etc(c)) end
+for _, m in ipairs(s.mounts) do step("mount " .. m.destination, rootfs.mount(c, m)) end
+step("devices", rootfs.devices(c.root, s.linux.devices))
+if s.process.terminal then step("mount /dev/console", rootfs.mount_console(c.root)) end
+if s.root.readonly then step("read-only root", overlay.read_only(c.root)) end
 
 -- Into the root; the host's root is detached.
 step("pivot_root " .. c.root, rootfs.pivot(c.root))
 
 -- Who we are and what we see.
-step("hostname", wbl.core.ns.sethostname(c.hostname))
-if not (c.net and c.net.mode == "host") then step("loopback", net.loopback_up()) end
-step("eth0", net.configure(c.net))
-if not c.interactive then step("stdin", rootfs.stdin_null()) end
-step("workdir " .. c.workdir, rootfs.workdir(c.workdir))
+if s.hostname then step("hostname", wbl.core.ns.sethostname(s.hostname)) end
+if wbl.spec.has_namespace(s, "network") then step("loopback", net.loopback_up()) end
+if c.net then step("eth0", net.configure(c.net)) end
+if not s.wbl.interactive then step("stdin", rootfs.stdin_null()) end
 
--- Become the command (127: not found, 126: not runnable).
-step("exec " .. c.argv[1], proc.exec(c.argv, c.env))
+-- The process: who it is, what it may do, exec (process.lua).
+tail(s.process)

@@ -16,7 +16,7 @@ H.rootfs = os.getenv("WBL_ROOTFS") or (H.top .. "/rootfs/busybox")
 if H.root and core.ns.gethostname() ~= "wbl-spec" then
   assert(core.ns.unshare("mnt,net,uts"))
   assert(core.mount.mount(nil, "/", nil, "rec,private"))
-  -- A tmpfs over the state directory: this run's container states only.
+  -- A tmpfs over the state root: this run's containers and networks only.
   core.fs.mkdir_p("/run/wbl", "0700")
   assert(core.mount.mount("tmpfs", "/run/wbl", "tmpfs", "nosuid,nodev", "mode=0700"))
   -- And one over the image store: images and write layers of this run's
@@ -24,9 +24,6 @@ if H.root and core.ns.gethostname() ~= "wbl-spec" then
   local store = os.getenv("WBL_STORE") or "/var/lib/wbl"
   core.fs.mkdir_p(store, "0700")
   assert(core.mount.mount("tmpfs", store, "tmpfs", nil, "mode=0700"))
-  -- And one over the networks' state (leases), like the bridges it names.
-  core.fs.mkdir_p(require("wbl.net").dir(), "0700")
-  assert(core.mount.mount("tmpfs", require("wbl.net").dir(), "tmpfs", "nosuid,nodev", "mode=0700"))
   require("wbl.net").loopback_up()
   core.ns.sethostname("wbl-spec")
 end
@@ -161,9 +158,19 @@ function H.wait(job)
   return how == "exited" and code or 128 + code
 end
 
+--- A container's state directory (it exists while the container does).
+function H.state_dir(name)
+  return require("wbl.state").dir(name)
+end
+
+--- The containers that have state.
+function H.containers()
+  return core.fs.readdir(require("wbl.config").containers()) or {}
+end
+
 --- The saved state of a container (nil if none).
 function H.state(name)
-  return require("wbl.container").load("/run/wbl/" .. name)
+  return require("wbl.state").load(name)
 end
 
 --- A unique container name for a spec.

@@ -106,40 +106,38 @@ function M.shares_to_weight(shares)
   return 1 + ((shares - 2) * 9999) // 262142
 end
 
---- Docker-style limits from the run options (already checked one by one
--- by wbl.args): the values the cgroup files get, or nil, message when
--- the options do not fit together.
--- { memory = bytes, swap = bytes|-1 (memory+swap), swap_explicit,
+--- The limits of a spec (its linux.resources, OCI names and units) as
+-- the values the cgroup files get:
+-- { memory = bytes, swap = bytes|-1 (memory+swap), swap_optional,
 --   cpu_quota = us, cpu_period = us, shares, cpuset_cpus, cpuset_mems,
---   pids = n|"max", parent = "wbl" }
-function M.limits(o)
-  local lim = { parent = o.cgroup_parent or "wbl" }
-  if o.memory then lim.memory = o.memory end
-  if o.memory_swap then
-    if not o.memory then return nil, "--memory-swap needs --memory (-m)", E.EINVAL end
-    if o.memory_swap ~= -1 and o.memory_swap < o.memory then
-      return nil, ("--memory-swap %d must be at least --memory %d (it is memory plus swap)")
-        :format(o.memory_swap, o.memory), E.EINVAL
-    end
-    lim.swap, lim.swap_explicit = o.memory_swap, true
-  elseif o.memory then
-    lim.swap = 2 * o.memory -- docker's default: as much swap as memory
+--   pids = n|"max", parent = "wbl" }, and the id from linux.cgroupsPath
+-- (PARENT/ID).
+function M.limits(s)
+  local r = s.linux.resources or {}
+  local path = (s.linux.cgroupsPath or "wbl/x"):gsub("^/+", "")
+  local parent, id = path:match("^(.*)/([^/]+)$")
+  if not parent or parent == "" then
+    return nil, ("linux.cgroupsPath %q: expected PARENT/ID"):format(path), E.EINVAL
   end
-  if o.cpus then
-    lim.cpu_period = M.cpu_period
-    lim.cpu_quota = math.floor(o.cpus * M.cpu_period + 0.5)
+  local lim = { parent = parent }
+  local mem, cpu = r.memory or {}, r.cpu or {}
+  lim.memory = mem.limit
+  if mem.limit and mem.swap then
+    lim.swap = mem.swap
+    lim.swap_optional = s.wbl and s.wbl.swap_implicit or nil
   end
-  if o.cpu_shares then lim.shares = o.cpu_shares end
-  lim.cpuset_cpus, lim.cpuset_mems = o.cpuset_cpus, o.cpuset_mems
-  if o.pids_limit then lim.pids = o.pids_limit > 0 and o.pids_limit or "max" end
-  return lim
+  if cpu.quota and cpu.quota > 0 then lim.cpu_quota, lim.cpu_period = cpu.quota, cpu.period or M.cpu_period end
+  lim.shares, lim.cpuset_cpus, lim.cpuset_mems = cpu.shares, cpu.cpus, cpu.mems
+  if r.pids and r.pids.limit then lim.pids = r.pids.limit > 0 and r.pids.limit or "max" end
+  return lim, id
 end
 
--- Which limits need which controller, and the option that asked.
+-- Which limits need which controller, and the spec field that asked.
+local R = "linux.resources."
 local needs = {
-  { "memory", "memory", "--memory" }, { "cpu_quota", "cpu", "--cpus" },
-  { "shares", "cpu", "--cpu-shares" }, { "cpuset_cpus", "cpuset", "--cpuset-cpus" },
-  { "cpuset_mems", "cpuset", "--cpuset-mems" }, { "pids", "pids", "--pids-limit" },
+  { "memory", "memory", R .. "memory.limit" }, { "cpu_quota", "cpu", R .. "cpu.quota" },
+  { "shares", "cpu", R .. "cpu.shares" }, { "cpuset_cpus", "cpuset", R .. "cpu.cpus" },
+  { "cpuset_mems", "cpuset", R .. "cpu.mems" }, { "pids", "pids", R .. "pids.limit" },
 }
 
 local function join(...) return table.concat({ ... }, "/"):gsub("//+", "/") end
@@ -263,27 +261,27 @@ local function files(lim, d)
       option = opt, optional = optional }
   end
   if lim.memory then
-    add("memory", "memory.max", "memory.limit_in_bytes", lim.memory, lim.memory, "--memory")
+    add("memory", "memory.max", "memory.limit_in_bytes", lim.memory, lim.memory, R .. "memory.limit")
     local swap = lim.swap
     add("memory", "memory.swap.max", "memory.memsw.limit_in_bytes",
       swap and (swap == -1 and "max" or tostring(swap - lim.memory)),
       swap and tostring(swap),
-      "--memory-swap", not lim.swap_explicit)
+      R .. "memory.swap", lim.swap_optional)
   end
   if lim.cpu_quota then
     if d.v2 then
-      add("cpu", "cpu.max", nil, lim.cpu_quota .. " " .. lim.cpu_period, nil, "--cpus")
+      add("cpu", "cpu.max", nil, lim.cpu_quota .. " " .. lim.cpu_period, nil, R .. "cpu.quota")
     else
-      add("cpu", nil, "cpu.cfs_period_us", lim.cpu_period, lim.cpu_period, "--cpus")
-      add("cpu", nil, "cpu.cfs_quota_us", lim.cpu_quota, lim.cpu_quota, "--cpus")
+      add("cpu", nil, "cpu.cfs_period_us", lim.cpu_period, lim.cpu_period, R .. "cpu.period")
+      add("cpu", nil, "cpu.cfs_quota_us", lim.cpu_quota, lim.cpu_quota, R .. "cpu.quota")
     end
   end
   if lim.shares then
-    add("cpu", "cpu.weight", "cpu.shares", M.shares_to_weight(lim.shares), lim.shares, "--cpu-shares")
+    add("cpu", "cpu.weight", "cpu.shares", M.shares_to_weight(lim.shares), lim.shares, R .. "cpu.shares")
   end
-  add("cpuset", "cpuset.cpus", "cpuset.cpus", lim.cpuset_cpus, lim.cpuset_cpus, "--cpuset-cpus")
-  add("cpuset", "cpuset.mems", "cpuset.mems", lim.cpuset_mems, lim.cpuset_mems, "--cpuset-mems")
-  if lim.pids then add("pids", "pids.max", "pids.max", tostring(lim.pids), tostring(lim.pids), "--pids-limit") end
+  add("cpuset", "cpuset.cpus", "cpuset.cpus", lim.cpuset_cpus, lim.cpuset_cpus, R .. "cpu.cpus")
+  add("cpuset", "cpuset.mems", "cpuset.mems", lim.cpuset_mems, lim.cpuset_mems, R .. "cpu.mems")
+  if lim.pids then add("pids", "pids.max", "pids.max", tostring(lim.pids), tostring(lim.pids), R .. "pids.limit") end
   return out
 end
 

@@ -16,13 +16,14 @@
 -- Every function returns a value (or true), or nil, message, errno.
 local core = require "wbl.core"
 local util = require "wbl.util"
+local config = require "wbl.config"
 local fs, P, E = core.fs, core.proc, core.errno
 
 local M = {}
 
 --- The store's root: WBL_STORE, or /var/lib/wbl.
 function M.root()
-  return os.getenv("WBL_STORE") or "/var/lib/wbl"
+  return config.store()
 end
 
 local function path(...)
@@ -64,15 +65,7 @@ end
 local function locked(fn)
   local ok, msg, en = mkdirs()
   if not ok then return nil, msg, en end
-  local fd
-  fd, msg, en = core.fd.open(path("lock"), "rdwr,creat", "0600")
-  if not fd then return nil, msg, en end
-  ok, msg, en = fs.flock(fd, "ex")
-  if not ok then fd:close(); return nil, "lock " .. path("lock") .. ": " .. msg, en end
-  local r = table.pack(pcall(fn))
-  fd:close()
-  if not r[1] then error(r[2], 0) end
-  return table.unpack(r, 2, r.n)
+  return util.locked(path("lock"), fn)
 end
 
 --- A fresh directory under tmp/ (removed by the caller).
@@ -86,42 +79,8 @@ local function tmpdir(what)
   return nil, "mkdir in " .. path("tmp") .. ": no free name", E.EEXIST
 end
 
---- Run a host program (argv, PATH searched) with stdout discarded;
--- return true, or nil and "argv[1]: what it said on stderr".
-function M.run_tool(argv)
-  local r, w, en0 = core.fd.pipe()
-  if not r then return nil, w, en0 end
-  io.stdout:flush()
-  io.stderr:flush()
-  local pid, msg, en = P.fork()
-  if not pid then return nil, msg, en end
-  if pid == 0 then
-    r:close()
-    w:dup2(2)
-    local null = core.fd.open("/dev/null", "rdwr")
-    if null then null:dup2(1); null:dup2(0) end
-    P.execvp(argv[1], argv)
-    P._exit(127)
-  end
-  w:close()
-  local parts = {}
-  while true do
-    local s = r:read(65536)
-    if not s or s == "" then break end
-    parts[#parts + 1] = s
-  end
-  r:close()
-  local _, how, code = P.waitpid(pid)
-  if how == "exited" and code == 0 then return true end
-  local lines = {}
-  for l in table.concat(parts):gmatch("[^\n]+") do
-    lines[#lines + 1] = l:gsub("^" .. argv[1] .. ": ", "")
-  end
-  local said = table.concat(lines, "; ")
-  if how == "exited" and code == 127 and said == "" then said = "not found" end
-  -- No errno: the tool's own words say what went wrong.
-  return nil, ("%s: %s (%s %s)"):format(argv[1], said ~= "" and said or "failed", how, code)
-end
+--- Run a host program (wbl.util.run): true, or nil, its message.
+M.run_tool = util.run
 
 local function read_meta(file)
   local s, msg, en = fs.read_file(file)
@@ -252,27 +211,27 @@ function M.remove(name)
   end)
 end
 
---- The lower layers (top first) for run.lua's options: --image NAME or
--- FILE.tar (imported once), --rootfs DIR, or the default root.
--- @return layers, and a label for messages
-function M.lowers(opts, default)
-  if opts.image and opts.rootfs then return nil, "--image and --rootfs exclude each other", E.EINVAL end
-  if opts.rootfs or not opts.image then
-    local dir = opts.rootfs or default
-    local st, msg, en = fs.stat(dir)
-    if not st then return nil, msg, en end
-    if st.type ~= "directory" then return nil, dir .. ": not a directory", E.ENOTDIR end
-    local real = fs.realpath(dir)
-    return { real }
+--- The lower layers (top first) of a spec: its image (s.wbl.image: a
+-- store name, or a tarball imported once), which then becomes root.path;
+-- else root.path, a directory used in place.
+-- @return layers
+function M.lowers(s)
+  if s.wbl.image then
+    local img, msg, en
+    if M.is_tarball(s.wbl.image) then
+      img, msg, en = M.import(s.wbl.image)
+    else
+      img, msg, en = M.get(s.wbl.image)
+    end
+    if not img then return nil, msg, en end
+    s.root.path = img.rootfs
+    return { img.rootfs }
   end
-  local img, msg, en
-  if M.is_tarball(opts.image) then
-    img, msg, en = M.import(opts.image)
-  else
-    img, msg, en = M.get(opts.image)
-  end
-  if not img then return nil, msg, en end
-  return { img.rootfs }
+  local dir = s.root.path
+  local st, msg, en = fs.stat(dir)
+  if not st then return nil, msg, en end
+  if st.type ~= "directory" then return nil, dir .. ": not a directory", E.ENOTDIR end
+  return { fs.realpath(dir) }
 end
 
 -- Write layers ------------------------------------------------------------
@@ -283,9 +242,10 @@ function M.layer_dir(id)
 end
 
 --- Make the container's write layer: upper, work and root under
--- containers/ID, and record it.  With c.rm it goes at teardown.
+-- containers/ID, and record it.  With c.spec.wbl.rm it goes at teardown.
 -- Sets c.layer, c.upper, c.work and c.root (the merged root's mount point).
 function M.create_layer(c)
+  local rm = c.spec.wbl.rm or false
   local ok, msg, en = mkdirs()
   if not ok then return nil, msg, en end
   local dir = M.layer_dir(c.id)
@@ -297,16 +257,14 @@ function M.create_layer(c)
     end
     return nil, msg, en
   end
-  if c.rm then
-    c:defer("remove the layer " .. dir, function() return util.rm_rf(dir) end)
-  end
+  c.layer = dir -- made: the teardown removes it (with --rm)
   for _, d in ipairs { "upper", "work", "root" } do
     ok, msg, en = fs.mkdir(dir .. "/" .. d, "0755")
     if not ok then return nil, msg, en end
   end
   c.layer, c.upper, c.work, c.root = dir, dir .. "/upper", dir .. "/work", dir .. "/root"
   return fs.write_file(dir .. "/layer.lua", util.serialise {
-    id = c.id, lowers = c.lowers, image = c.image, rm = c.rm or false, created = os.time(),
+    id = c.id, lowers = c.lowers, image = c.spec.wbl.image or c.spec.root.path, rm = rm, created = os.time(),
   }, nil, "0600")
 end
 
@@ -323,10 +281,9 @@ end
 
 --- Is a container of that id running (its state says its wbl lives)?
 function M.in_use(id)
-  for _, c in ipairs(require("wbl.container").list()) do
-    if c.id == id and c:owner_alive() then return true end
-  end
-  return false
+  local state = require "wbl.state"
+  local st = state.load(id)
+  return st ~= nil and state.alive(st)
 end
 
 --- Every layer in the store, sorted by id, with .running set.

@@ -2,11 +2,12 @@
 -- a file read and rewritten under an exclusive flock so that containers
 -- started at once never get the same address.
 --
--- A lease names its owner (the wbl process: pid and start time).  When an
--- owner is gone (wbl was killed and nobody ran scripts/cleanup.lua) its
--- lease is reclaimed by the next allocation.
+-- A lease names its owner; the caller says whether an owner is alive
+-- (wbl.net: the container's state; by default a process's pid and start
+-- time).  A dead owner's lease is reclaimed by the next allocation.
 local core = require "wbl.core"
 local util = require "wbl.util"
+local proc = require "wbl.proc"
 local fs, E = core.fs, core.errno
 
 local M = {}
@@ -50,18 +51,8 @@ function M.layout(subnet)
   return { gateway = M.ip_str(c.net + 1), first = c.net + 2, last = c.net + size - 2, len = c.len }
 end
 
---- Run fn() holding the exclusive lock lockfile; returns what fn returns.
-function M.locked(lockfile, fn)
-  local fd, msg, en = core.fd.open(lockfile, "rdwr,creat", "0600")
-  if not fd then return nil, msg, en end
-  local ok
-  ok, msg, en = fs.flock(fd, "ex")
-  if not ok then fd:close(); return nil, msg, en end
-  local res = table.pack(pcall(fn))
-  fd:close() -- releases the lock
-  if not res[1] then error(res[2], 0) end
-  return table.unpack(res, 2, res.n)
-end
+--- Run fn() holding the exclusive lock lockfile (wbl.util.locked).
+M.locked = util.locked
 
 local function load(file)
   local s, msg, en = fs.read_file(file)
@@ -79,28 +70,28 @@ local function store(file, leases)
   return fs.rename(tmp, file)
 end
 
---- Is the owner of a lease (its wbl process) still running?
-function M.owner_alive(lease)
-  local container = require "wbl.container"
-  return lease.pid ~= nil and container.starttime(lease.pid) == lease.starttime
-end
+--- The default liveness of a lease: its owner is a process { pid,
+-- starttime } that still runs.
+M.owner_alive = proc.alive
 
 --- The leases of a network: a map address -> { id, pid, starttime, veth }.
 function M.leases(dir)
   return load(dir .. "/leases.lua")
 end
 
---- Allocate the lowest free address of subnet for owner ({ id, pid,
--- starttime, veth }), under dir/lock.  on_stale(lease) is called for each
--- lease whose owner is dead, before its address is reused.
+--- Allocate the lowest free address of subnet for owner (a table: { id,
+-- veth, ... }), under dir/lock.  alive(lease) tells a live owner (default
+-- M.owner_alive); on_stale(lease) is called for each lease whose owner is
+-- dead, before its address is reused.
 -- @return address (a string), or nil, message, errno
-function M.allocate(dir, subnet, owner, on_stale)
+function M.allocate(dir, subnet, owner, on_stale, alive)
+  alive = alive or M.owner_alive
   local lay = M.layout(subnet)
   return M.locked(dir .. "/lock", function()
     local leases, msg, en = load(dir .. "/leases.lua")
     if not leases then return nil, msg, en end
     for ip, l in pairs(leases) do
-      if not M.owner_alive(l) then
+      if not alive(l) then
         if on_stale then on_stale(l) end
         leases[ip] = nil
       end

@@ -20,30 +20,8 @@ local E = core.errno
 
 local M = {}
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
---- Run a command (a list), feeding input; true, or nil, its stderr, EIO.
-local function run(argv, input)
-  local parts = {}
-  for i, a in ipairs(argv) do parts[i] = q(a) end
-  local errf = os.tmpname()
-  local cmd = table.concat(parts, " ") .. " >/dev/null 2>" .. errf
-  local ok
-  if input then
-    local p = io.popen(cmd, "w")
-    p:write(input)
-    ok = p:close()
-  else
-    ok = os.execute(cmd)
-  end
-  local f = io.open(errf)
-  local err = f and f:read("a") or ""
-  if f then f:close() end
-  os.remove(errf)
-  if ok then return true end
-  err = err:gsub("%s+$", ""):gsub("\n", " | ")
-  return nil, ("%s: %s"):format(table.concat(argv, " "), err ~= "" and err or "failed"), E.EIO
-end
+-- Run nft or iptables (wbl.util.run): true, or nil, what it said, errno.
+local run = require("wbl.util").run
 M.run = run
 
 local function have(prog)

@@ -3,8 +3,11 @@
 -- container side (eth0, the default route, lo).  All of it over netlink
 -- (wbl.core.nl); NAT rules through wbl.nat; addresses through wbl.ipam.
 --
--- State lives under WBL_NET_DIR (default /run/wbl-net), one directory per
--- network: network.lua (its description), leases.lua, lock.
+-- State lives in the state root (wbl.config: ROOT/networks), one directory
+-- per network: network.lua (its description), leases.lua, lock.  A lease
+-- is held by a container id; it is live while that container's state
+-- says the container is (wbl.state.alive), so a dead container's address
+-- is reclaimed by the next allocation.
 --
 -- Modes (--network): none (lo only), host (the host's network namespace),
 -- bridge (the default network, made on first use), or a network NAME made
@@ -19,6 +22,9 @@
 -- scripts/cleanup.lua deletes a host end that is still there.
 local core = require "wbl.core"
 local util = require "wbl.util"
+local config = require "wbl.config"
+local proc = require "wbl.proc"
+local state = require "wbl.state"
 local ipam = require "wbl.ipam"
 local nat = require "wbl.nat"
 local fs, E = core.fs, core.errno
@@ -57,7 +63,15 @@ function M.bridge_name(name)
   return "wblb" .. hash8(name)
 end
 
-function M.dir() return os.getenv("WBL_NET_DIR") or "/run/wbl-net" end
+function M.dir() return config.networks() end
+
+-- Is the container holding a lease still there (running, or managed)?
+local function lease_alive(l)
+  if l.pid then return proc.alive(l) end -- a lease held by a process
+  local st = l.id and state.load(l.id)
+  return st ~= nil and state.alive(st)
+end
+M.lease_alive = lease_alive
 local function netdir(name) return util.join(M.dir(), name) end
 
 --- A network's description, or nil, message, ENOENT.
@@ -81,7 +95,7 @@ function M.list()
     if net then
       local count = 0
       for _, l in pairs(ipam.leases(netdir(n)) or {}) do
-        if ipam.owner_alive(l) then count = count + 1 end
+        if lease_alive(l) then count = count + 1 end
       end
       net.leases = count
       out[#out + 1] = net
@@ -233,7 +247,7 @@ function M.remove(name)
     local ok
     ok, msg, en = ipam.locked(netdir(name) .. "/lock", function()
       for ip, l in pairs(ipam.leases(netdir(name)) or {}) do
-        if ipam.owner_alive(l) then
+        if lease_alive(l) then
           return nil, ("network %q is in use by container %s (%s)"):format(name, l.id, ip), E.EBUSY
         end
         M.release_stale(net, l)
@@ -301,58 +315,37 @@ function M.release_stale(net, lease)
   end
 end
 
--- Option values ------------------------------------------------------------
-
---- --network VALUE: none, host, bridge or an existing network's name.
-function M.check_network(v)
-  if v == "none" or v == "host" or v == M.default then return v end
-  if #v > 64 or not v:match("^[%w][%w_%.%-]*$") then
-    return nil, "expected none, host, bridge or a network name"
-  end
-  local net, msg = M.load(v)
-  if not net then return nil, msg end
-  return v
-end
-
---- -p HOSTPORT:CONTAINERPORT[/tcp|/udp] -> { host =, container =, proto = }
-function M.check_publish(v)
-  local h, c, proto = v:match("^(%d+):(%d+)/?(%a*)$")
-  h, c = tonumber(h), tonumber(c)
-  if proto == "" then proto = "tcp" end
-  if not h or h < 1 or h > 65535 or c < 1 or c > 65535 then
-    return nil, "expected HOSTPORT:CONTAINERPORT[/tcp|/udp], ports 1-65535"
-  end
-  if proto ~= "tcp" and proto ~= "udp" then return nil, "protocol must be tcp or udp" end
-  return { host = h, container = c, proto = proto }
-end
-
---- Checks across options (before anything is made).
-function M.check(opts)
-  local mode = opts.network or M.default
-  if #(opts.publish or {}) > 0 and (mode == "none" or mode == "host") then
+--- Before anything is made: the network a spec names exists (or is made
+-- on first use: the default), and -p has a bridge to map to.
+function M.check(s)
+  local mode = s.wbl.network or "none"
+  if #(s.wbl.ports or {}) > 0 and (mode == "none" or mode == "host") then
     return nil, ("-p needs a bridge network (not --network %s)"):format(mode), E.EINVAL
   end
+  if mode == "none" or mode == "host" or mode == M.default then return true end
+  local net, msg, en = M.load(mode)
+  if not net then return nil, msg, en end
   return true
 end
 
 -- The host side of a container ------------------------------------------------
 
---- Join the container's network: with a bridge, make sure it exists and
--- lease an address (released at teardown).  Sets c.net (saved).
-function M.join(c, mode)
-  mode = mode or M.default
+--- Join the container's network (c.spec.wbl.network): with a bridge,
+-- make sure it exists and lease an address (released by wbl.container's
+-- teardown, M.leave).  Sets c.net and saves the state.
+function M.join(c)
+  local mode = c.spec.wbl.network or "none"
   c.net = { mode = mode }
-  if mode == "none" or mode == "host" then return c:save() end
+  if mode == "none" or mode == "host" then return state.save(c) end
   local veth = M.veth_name(c.id)
-  local owner = { id = c.id, pid = core.proc.getpid(), veth = veth }
-  owner.starttime = require("wbl.container").starttime(owner.pid)
+  local owner = { id = c.id, veth = veth }
   -- network and lease under one lock: the last container of the default
   -- network cannot remove it between the two
   local net, ip, msg, en
   net, msg, en = locked(function()
     local n, m, e = ensure_locked(mode)
     if not n then return nil, m, e end
-    ip, m, e = ipam.allocate(netdir(mode), n.subnet, owner, function(l) M.release_stale(n, l) end)
+    ip, m, e = ipam.allocate(netdir(mode), n.subnet, owner, function(l) M.release_stale(n, l) end, lease_alive)
     if not ip then
       if mode == M.default then retire_default_locked() end
       return nil, m, e
@@ -361,9 +354,8 @@ function M.join(c, mode)
   end)
   if not net then return nil, msg, en end
   c.net = { mode = mode, name = net.name, bridge = net.bridge, nat = net.nat, veth = veth, ip = ip,
-            prefixlen = ipam.layout(net.subnet).len, gateway = net.gateway, ports = {} }
-  c:defer("release " .. ip .. " on " .. mode, function() return M.leave(c) end)
-  return c:save()
+            prefixlen = ipam.layout(net.subnet).len, gateway = net.gateway }
+  return state.save(c)
 end
 
 -- The reaper: a detached process that removes the default network once
@@ -373,7 +365,7 @@ end
 local function reaper_alive(dir)
   local s = fs.read_file(dir .. "/reaper.lua")
   local r = s and util.unserialise(s)
-  return r ~= nil and require("wbl.container").starttime(r.pid) == r.starttime
+  return r ~= nil and proc.alive(r)
 end
 
 local function reap(dir)
@@ -387,9 +379,7 @@ local function reap(dir)
     local fd = tonumber(name)
     if fd and fd > 2 then core.fd.close(fd) end
   end
-  local me = P.getpid()
-  fs.write_file(dir .. "/reaper.lua", util.serialise {
-    pid = me, starttime = require("wbl.container").starttime(me) })
+  fs.write_file(dir .. "/reaper.lua", util.serialise(proc.identity()))
   repeat
     P.sigwait({ "SIGUSR2" }, M.grace_ms) -- sleep
     local again = locked(function()
@@ -427,6 +417,7 @@ end
 -- network has it removed (after the grace period).
 function M.leave(c)
   local n = c.net
+  if not util.exists(netdir(n.name)) then return true end -- the network is gone, and its leases
   return locked(function()
     local ok, msg, en = ipam.release(netdir(n.name), n.ip, c.id)
     if not ok then return nil, msg, en end
@@ -454,14 +445,15 @@ function M.veth(c, pid)
   return true
 end
 
---- Port mappings (-p): DNAT from the host's addresses to the container's.
-function M.publish(c, ports)
-  local n = c.net
-  if not n.veth or #(ports or {}) == 0 then return true end
-  n.ports = ports
-  local ok, msg, en = c:save()
+--- Port mappings (c.spec.wbl.ports, -p): DNAT from the host's addresses
+-- to the container's.  Recorded (and saved) before they are made, so the
+-- teardown removes them even when wbl dies half-way.
+function M.publish(c)
+  local n, ports = c.net, c.spec.wbl.ports or {}
+  if not n.veth or #ports == 0 then return true end
+  n.ports, n.published = ports, true
+  local ok, msg, en = state.save(c)
   if not ok then return nil, msg, en end
-  c:defer("remove the port mappings", function() return nat.unpublish(n.nat, n.veth) end)
   return nat.publish(n.nat, n.veth, n.ip, ports)
 end
 
@@ -489,12 +481,13 @@ M.etc_names = { "hosts", "hostname", "resolv.conf" }
 -- never written).
 function M.etc_files(c)
   local n = c.net or { mode = "none" }
+  local hostname = c.spec.hostname or c.id:sub(1, 63)
   local hosts = { "127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback" }
-  if n.ip then hosts[#hosts + 1] = n.ip .. "\t" .. c.hostname
-  else hosts[1] = hosts[1] .. " " .. c.hostname end
+  if n.ip then hosts[#hosts + 1] = n.ip .. "\t" .. hostname
+  else hosts[1] = hosts[1] .. " " .. hostname end
   local files = {
     hosts = table.concat(hosts, "\n") .. "\n",
-    hostname = c.hostname .. "\n",
+    hostname = hostname .. "\n",
     ["resolv.conf"] = n.mode == "none" and "" or resolv_conf(),
   }
   if n.mode == "host" then files.hosts = fs.read_file("/etc/hosts") or files.hosts end
@@ -541,21 +534,19 @@ function M.bind_etc(c)
   return true
 end
 
--- Cleanup ---------------------------------------------------------------------
+-- Leftovers -------------------------------------------------------------------
 
---- Undo what a dead container's network left (scripts/cleanup.lua): its
--- port mappings, its host veth if still there, its lease.  Safe twice.
-function M.release(st)
-  local n = st.net
-  if not n or not n.veth then return true end
-  local ok, msg, en = nat.unpublish(n.nat, n.veth)
-  if not ok then return nil, msg, en end
-  local nl <close>, msg2, en2 = core.nl.open()
-  if not nl then return nil, msg2, en2 end
+--- Delete a container's host veth if it is still there (a dead container's
+-- goes with its namespace; this is for one left by a killed wbl).
+function M.delete_veth(c)
+  local n = c.net
+  if not (n and n.veth) then return true end
+  local nl <close>, msg, en = core.nl.open()
+  if not nl then return nil, msg, en end
+  local ok
   ok, msg, en = nl:link_del(n.veth)
   if not ok and en ~= E.ENODEV then return nil, msg, en end
-  if not util.exists(netdir(n.name)) then return true end
-  return M.leave(st)
+  return true
 end
 
 return M

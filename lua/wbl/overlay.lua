@@ -1,10 +1,8 @@
---- The container's root as layers, and what is mounted into it: the
--- overlay root, volumes (-v), tmpfs (--tmpfs), --read-only.  The mount
--- steps run in init.lua, inside the container's mount namespace after
--- `make mounts private`, so none of these mounts can outlive the
--- container or show on the host.  Every mount target inside the root is
--- resolved by openat2(RESOLVE_IN_ROOT) (core.inroot): a symlink in an
--- image cannot send a mount outside the container's root.
+--- The container's root as layers: the overlay root, --read-only, and
+-- the syntax of -v and --tmpfs (wbl.docker turns them into the spec's
+-- mounts; wbl.rootfs mounts them).  The mount steps run in init.lua,
+-- inside the container's mount namespace after `make mounts private`, so
+-- none of these mounts can outlive the container or show on the host.
 local core = require "wbl.core"
 local fs, inroot = core.fs, core.inroot
 
@@ -44,11 +42,12 @@ end
 
 -- Host side ---------------------------------------------------------------
 
---- Make the missing host directories of volumes (as docker does).
-function M.prepare_volumes(volumes)
-  for _, v in ipairs(volumes or {}) do
-    if not fs.stat(v.host) then
-      local ok, msg, en = fs.mkdir_p(v.host, "0755")
+--- Make the missing host directories of volumes (as docker's -v does):
+-- a list of host paths (spec.wbl.volume_sources).
+function M.prepare_volumes(sources)
+  for _, host in ipairs(sources or {}) do
+    if not fs.stat(host) then
+      local ok, msg, en = fs.mkdir_p(host, "0755")
       if not ok then return nil, msg, en end
     end
   end
@@ -60,33 +59,6 @@ end
 --- Mount the root: c.lowers under c.upper (with c.work) on c.root.
 function M.mount_root(c)
   return core.overlay.mount(c.lowers, c.upper, c.work, c.root)
-end
-
---- Bind a volume (recursively; ro for every submount too) onto its path
--- resolved inside root, made if missing (a directory, or an empty file
--- when the host path is a file).
-function M.volume(root, v)
-  local st, msg, en = fs.stat(v.host)
-  if not st then return nil, msg, en end
-  local fd, where
-  fd, where, en = inroot.open(root, v.path, st.type == "directory" and "dir" or "file")
-  if not fd then return nil, where, en end
-  local ok
-  ok, msg, en = inroot.bind(v.host, fd, v.ro and "rec,ro" or "rec")
-  fd:close()
-  if not ok then return nil, msg .. " on " .. tostring(where), en end
-  return true
-end
-
---- A tmpfs on path inside root (nosuid, nodev).
-function M.tmpfs(root, t)
-  local fd, where, en = inroot.open(root, t.path, "dir")
-  if not fd then return nil, where, en end
-  local ok, msg
-  ok, msg, en = inroot.mount("tmpfs", fd, t.data, "nosuid,nodev")
-  fd:close()
-  if not ok then return nil, msg .. " on " .. tostring(where), en end
-  return true
 end
 
 --- Make the root mount read-only (only it: /proc, /dev, /tmp, volumes

@@ -21,12 +21,21 @@ function M.exec_status(errno)
   return 125
 end
 
---- exec argv with env (a map), searching env.PATH when argv[1] has no '/'.
+--- exec argv with env (a list of "K=V", or a map), searching its PATH
+-- when argv[1] has no '/'.
 -- Returns only on failure: nil, message, errno, exit status (127 / 126).
 function M.exec(argv, env)
-  local list = {}
-  for k, v in pairs(env or {}) do list[#list + 1] = k .. "=" .. v end
-  table.sort(list)
+  local list, path = {}, nil
+  for k, v in pairs(env or {}) do
+    if type(k) == "number" then
+      list[#list + 1] = v
+      path = v:match("^PATH=(.*)$") or path
+    else
+      list[#list + 1] = k .. "=" .. v
+      if k == "PATH" then path = v end
+    end
+  end
+  if #list > 0 and type(next(env)) ~= "number" then table.sort(list) end
   local file = argv[1]
   if file == nil or file == "" then return nil, "no command given", E.ENOENT, 127 end
   io.stdout:flush()
@@ -35,7 +44,7 @@ function M.exec(argv, env)
     return nil, msg, en, M.exec_status(en)
   end
   local denied
-  for dir in ((env and env.PATH) or M.default_path):gmatch("[^:]+") do
+  for dir in (path or M.default_path):gmatch("[^:]+") do
     local _, msg, en = P.execve(dir .. "/" .. file, argv, list)
     if en == E.EACCES then
       denied = denied or { msg, en }
@@ -45,6 +54,66 @@ function M.exec(argv, env)
   end
   if denied then return nil, denied[1], denied[2], 126 end
   return nil, ("%s: executable file not found in $PATH"):format(file), E.ENOENT, 127
+end
+
+--- The start time of a pid (field 22 of /proc/PID/stat, in clock ticks
+-- since boot): with the pid, it tells a process from a later one that got
+-- the same pid.  nil when there is no such process.
+function M.starttime(pid)
+  local s = core.fs.read_file("/proc/" .. pid .. "/stat")
+  if not s then return nil end
+  local after = s:match("%) (.*)$")
+  local n, state = 2, nil
+  for f in after:gmatch("%S+") do
+    n = n + 1
+    if n == 3 then state = f end
+    if n == 22 then return tonumber(f), state end
+  end
+end
+
+local me -- this process's identity, read once (it never changes)
+
+--- A process's identity { pid =, starttime = } (default: this process).
+function M.identity(pid)
+  if pid then return { pid = pid, starttime = M.starttime(pid) } end
+  local p = P.getpid()
+  if not me or me.pid ~= p then me = { pid = p, starttime = M.starttime(p) } end
+  return { pid = me.pid, starttime = me.starttime }
+end
+
+--- Is the process of an identity (from M.identity) still running?  A
+-- zombie is not: it has ended, only its parent has not collected it yet.
+function M.alive(id)
+  if id == nil or id.pid == nil or id.starttime == nil then return false end
+  local t, state = M.starttime(id.pid)
+  return t == id.starttime and state ~= "Z" and state ~= "X"
+end
+
+--- The process's resource limits: a list of { type = "RLIMIT_NOFILE",
+-- soft =, hard = } (the OCI spec's process.rlimits).
+function M.set_rlimits(rlimits)
+  for _, r in ipairs(rlimits or {}) do
+    local ok, msg, en = P.setrlimit(r.type, r.soft, r.hard)
+    if not ok then return nil, msg, en end
+  end
+  return true
+end
+
+--- Become user u = { uid, gid, additionalGids }: the supplementary groups
+-- (none but those listed: the caller's own are dropped), the gid, the uid
+-- (last: after it, root's power to change the others is gone).
+function M.set_user(u)
+  local ok, msg, en = P.setgroups(u.additionalGids or {})
+  if not ok then return nil, msg, en end
+  ok, msg, en = P.setgid(u.gid or 0)
+  if not ok then return nil, msg, en end
+  return P.setuid(u.uid or 0)
+end
+
+--- no_new_privs: from here on, exec can never grant privileges (setuid
+-- bits and file capabilities are ignored); inherited by every child.
+function M.no_new_privs()
+  return P.prctl("no_new_privs", true)
 end
 
 --- The exit status of a wait result: the code, or 128+N for signal N.
@@ -83,11 +152,7 @@ function M.spawn(ns, fn, opts)
     local go = r:read(1)
     r:close()
     if go ~= "g" then P._exit(125) end -- the parent gave up (or died)
-    local ok, err = xpcall(fn, function(e)
-      local wbl = require "wbl"
-      if wbl.is_error(e) then return e end
-      return debug.traceback(tostring(e), 2)
-    end)
+    local ok, err = xpcall(fn, require("wbl.errors").handler)
     local code = 125
     if ok then
       code = 0

@@ -1,6 +1,7 @@
 --- The container's file system, set up from inside its mount namespace:
--- private propagation, the root, /proc, /sys, /dev, /tmp, pivot_root.
--- Each function does one step and returns true or nil, message, errno.
+-- private propagation, the spec's mounts (/proc, /sys, /dev, volumes...),
+-- device nodes, the console, pivot_root.  Each function does one step and
+-- returns true or nil, message, errno.
 local core = require "wbl.core"
 local mount, fs, E = core.mount.mount, core.fs, core.errno
 
@@ -18,76 +19,107 @@ function M.bind_root(root)
   return mount(root, root, nil, "bind,rec")
 end
 
--- A mount point inside root, made if missing.  It is resolved inside
--- root (openat2 RESOLVE_IN_ROOT): an image's /proc -> /etc symlink
--- leads to root/etc, never to the host's.
-local function target(root, path)
-  local fd, where, en = core.inroot.open(root, path, "dir")
+-- A mount point inside root, made if missing (a directory; "file" for an
+-- empty file).  It is resolved inside root (openat2 RESOLVE_IN_ROOT): an
+-- image's /proc -> /etc symlink leads to root/etc, never to the host's.
+-- @return an O_PATH fd of it, and where it is (a path, for messages)
+local function target(root, path, how)
+  local fd, where, en = core.inroot.open(root, path, how or "dir")
   if not fd then return nil, where, en end
+  return fd, where or (root .. path)
+end
+
+-- OCI mount options: those that are per-mount attributes, those that say
+-- nothing here (propagation, atime: the defaults), and "rbind"; the rest
+-- go to the file system (size=64m, mode=1777, newinstance, ...).
+local attrs = { ro = true, nosuid = true, nodev = true, noexec = true }
+local ignored = { rw = true, bind = true, suid = true, dev = true, exec = true, relatime = true,
+                  strictatime = true, norelatime = true, atime = true, sync = true, async = true,
+                  private = true, rprivate = true, slave = true, rslave = true, shared = true,
+                  rshared = true, unbindable = true, runbindable = true }
+
+--- Split a mount's options into attributes ("ro,nosuid,rec") and data.
+function M.split_options(options)
+  local flags, data = {}, {}
+  for _, o in ipairs(options or {}) do
+    if attrs[o] then flags[#flags + 1] = o
+    elseif o == "rbind" then flags[#flags + 1] = "rec"
+    elseif not ignored[o] then data[#data + 1] = o end
+  end
+  return table.concat(flags, ","), table.concat(data, ",")
+end
+
+local function with_fd(fd, where, ok, msg, en)
   fd:close()
-  if not where then return nil, "resolve " .. path .. " in " .. root .. ": no path", E.ENOENT end
-  return where
+  if not ok then return nil, msg .. " on " .. tostring(where), en end
+  return true
 end
 
---- /proc of the container's PID namespace: nosuid, noexec, nodev.
-function M.mount_proc(root)
-  local t, msg, en = target(root, "/proc")
-  if not t then return nil, msg, en end
-  return mount("proc", t, "proc", "nosuid,noexec,nodev")
+-- sysfs: a new network namespace owns a sysfs of its own; without one
+-- (--network host) the kernel refuses (EPERM), and the host's /sys is
+-- bound instead, read-only.
+local function sysfs(fd, where, flags)
+  local ok, msg, en = core.inroot.mount("sysfs", fd, nil, flags)
+  if ok or en ~= E.EPERM then return with_fd(fd, where, ok, msg, en) end
+  return with_fd(fd, where, core.inroot.bind("/sys", fd, "rec,ro,nosuid,noexec,nodev"))
 end
 
---- /sys, read-only.  A new network namespace owns a sysfs of its own;
--- without one the kernel refuses (EPERM), and the host's is bound instead.
-function M.mount_sys(root)
-  local t, msg, en = target(root, "/sys")
-  if not t then return nil, msg, en end
-  local ok
-  ok, msg, en = mount("sysfs", t, "sysfs", "nosuid,noexec,nodev,ro")
-  if ok or en ~= E.EPERM then return ok, msg, en end
-  ok, msg, en = mount("/sys", t, nil, "bind,rec")
-  if not ok then return nil, msg, en end
-  return mount(nil, t, nil, "remount,bind,ro,nosuid,noexec,nodev")
+--- Mount one of the spec's mounts (m: { destination, type, source,
+-- options }) inside c.root, its target resolved inside the root and made
+-- if missing.  Kinds: proc, sysfs, cgroup (the container's own cgroups,
+-- wbl.cgroup.mount_ns), tmpfs, devpts, mqueue, bind (a directory or a
+-- file; rbind takes its submounts, and ro holds for them too).
+function M.mount(c, m)
+  local flags, data = M.split_options(m.options)
+  if m.type == "cgroup" then
+    if not c.cgroup then return true end -- no cgroups: nothing of its own to show
+    return require("wbl.cgroup").mount_ns(c.root, c.cgroup)
+  end
+  local how = "dir"
+  if m.type == "bind" then
+    local st, msg, en = fs.stat(m.source)
+    if not st then return nil, msg, en end
+    if st.type ~= "directory" then how = "file" end
+  end
+  local fd, where, en = target(c.root, m.destination, how)
+  if not fd then return nil, where, en end
+  if m.type == "bind" then return with_fd(fd, where, core.inroot.bind(m.source, fd, flags)) end
+  if m.type == "sysfs" then return sysfs(fd, where, flags) end
+  flags = flags:gsub("rec,?", "")
+  return with_fd(fd, where, core.inroot.mount(m.type, fd, data ~= "" and data or nil, flags))
 end
 
-M.devices = {
-  { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
-  { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
-}
-
---- /dev: a small tmpfs with the usual character devices, a devpts
--- instance of its own (ptmx -> pts/ptmx), /dev/shm and the fd links.
--- Devices are made with mknod; where that is not allowed (a user
--- namespace) the host's node is bound over an empty file instead.
-function M.mount_dev(root)
+--- The device nodes of the spec (linux.devices) in the container's /dev
+-- (a tmpfs by then), and the usual links: ptmx -> pts/ptmx, fd, stdin,
+-- stdout, stderr.  Nodes are made with mknod; where that is not allowed
+-- (a user namespace) the host's node is bound over an empty file instead.
+function M.devices(root, devices)
   local dev, msg, en = target(root, "/dev")
   if not dev then return nil, msg, en end
-  local ok
-  ok, msg, en = mount("tmpfs", dev, "tmpfs", "nosuid,noexec", "mode=755,size=65536k")
-  if not ok then return nil, msg, en end
+  dev:close()
+  dev = msg
   local old = fs.umask(0)
-  for _, d in ipairs(M.devices) do
-    local p = dev .. "/" .. d[1]
-    ok, msg, en = fs.mknod(p, "c", d[2], d[3], "0666")
+  local ok
+  for _, d in ipairs(devices or {}) do
+    local name = d.path:match("^/dev/(.+)$")
+    if not name or name:find("/", 1, true) then
+      fs.umask(old)
+      return nil, ("device %s: only /dev/NAME is supported"):format(d.path), E.EINVAL
+    end
+    local p = dev .. "/" .. name
+    ok, msg, en = fs.mknod(p, d.type, d.major, d.minor, d.fileMode or 438)
     if not ok and en == E.EPERM then
       ok, msg, en = fs.write_file(p, "", "creat", "0666")
-      if ok then ok, msg, en = mount("/dev/" .. d[1], p, nil, "bind") end
+      if ok then ok, msg, en = mount(d.path, p, nil, "bind") end
     end
+    if ok and (d.uid or 0) + (d.gid or 0) ~= 0 then ok, msg, en = fs.lchown(p, d.uid or 0, d.gid or 0) end
     if not ok then fs.umask(old); return nil, msg, en end
   end
   fs.umask(old)
-  for _, dir in ipairs { "pts", "shm" } do
-    ok, msg, en = fs.mkdir(dev .. "/" .. dir, dir == "shm" and "01777" or "0755")
-    if not ok then return nil, msg, en end
-  end
-  ok, msg, en = mount("devpts", dev .. "/pts", "devpts", "nosuid,noexec",
-    "newinstance,ptmxmode=0666,mode=0620")
-  if not ok then return nil, msg, en end
-  ok, msg, en = mount("shm", dev .. "/shm", "tmpfs", "nosuid,nodev,noexec", "mode=1777,size=65536k")
-  if not ok then return nil, msg, en end
   for name, to in pairs { ptmx = "pts/ptmx", fd = "/proc/self/fd", stdin = "/proc/self/fd/0",
                           stdout = "/proc/self/fd/1", stderr = "/proc/self/fd/2" } do
     ok, msg, en = fs.symlink(to, dev .. "/" .. name)
-    if not ok then return nil, msg, en end
+    if not ok and en ~= E.EEXIST then return nil, msg, en end
   end
   return true
 end
@@ -105,13 +137,6 @@ function M.mount_console(root)
   fd:close()
   if not ok then return nil, msg .. " on " .. tostring(where), en end
   return true
-end
-
---- /tmp: a tmpfs (sticky, world-writable).
-function M.mount_tmp(root)
-  local t, msg, en = target(root, "/tmp")
-  if not t then return nil, msg, en end
-  return mount("tmpfs", t, "tmpfs", "nosuid,nodev", "mode=1777")
 end
 
 --- Make root the new /: pivot_root(".", ".") stacks the old root on top

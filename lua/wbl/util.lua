@@ -50,6 +50,80 @@ function M.rm_rf(path)
   return fs.unlink(path)
 end
 
+--- Run fn() holding an exclusive flock on lockfile (made if missing);
+-- return what fn returns (an error in fn is raised again, unlocked).
+function M.locked(lockfile, fn)
+  local fd, msg, en = core.fd.open(lockfile, "rdwr,creat", "0600")
+  if not fd then return nil, msg, en end
+  local ok
+  ok, msg, en = fs.flock(fd, "ex")
+  if not ok then fd:close(); return nil, "lock " .. lockfile .. ": " .. tostring(msg), en end
+  local res = table.pack(pcall(fn))
+  fd:close() -- releases the lock
+  if not res[1] then error(res[2], 0) end
+  return table.unpack(res, 2, res.n)
+end
+
+--- Sleep ms milliseconds (poll on a pipe nobody writes to).
+function M.sleep_ms(ms)
+  local r, w = core.fd.pipe()
+  if not r then return end
+  r:wait(ms)
+  r:close()
+  w:close()
+end
+
+--- Run a host program: argv (PATH searched), input fed to its stdin (or
+-- /dev/null), its stdout discarded.  true, or nil, "PROGRAM: what it said
+-- on stderr", and ENOENT when it is not installed, else EIO.
+function M.run(argv, input)
+  local P = core.proc
+  local er, ew, en0 = core.fd.pipe()
+  if not er then return nil, ew, en0 end
+  local ir, iw
+  if input then
+    ir, iw, en0 = core.fd.pipe()
+    if not ir then er:close(); ew:close(); return nil, iw, en0 end
+  end
+  io.stdout:flush()
+  io.stderr:flush()
+  local pid, msg, en = P.fork()
+  if not pid then return nil, msg, en end
+  if pid == 0 then
+    er:close()
+    ew:dup2(2)
+    local null = core.fd.open("/dev/null", "rdwr")
+    if null then null:dup2(1); null:dup2(0) end
+    if ir then iw:close(); ir:dup2(0) end
+    P.execvp(argv[1], argv)
+    io.stderr:write(argv[1], ": not found\n")
+    P._exit(127)
+  end
+  ew:close()
+  if ir then
+    ir:close()
+    iw:write(input)
+    iw:close()
+  end
+  local parts = {}
+  while true do
+    local s = er:read(65536)
+    if not s or s == "" then break end
+    parts[#parts + 1] = s
+  end
+  er:close()
+  local _, how, code = P.waitpid(pid)
+  if how == "exited" and code == 0 then return true end
+  local lines = {}
+  for l in table.concat(parts):gmatch("[^\n]+") do
+    lines[#lines + 1] = l:gsub("^" .. argv[1]:gsub("%p", "%%%0") .. ": ", "")
+  end
+  local said = table.concat(lines, "; ")
+  if said == "" then said = ("failed (%s %s)"):format(how, code) end
+  return nil, ("%s: %s"):format(argv[1], said),
+    (how == "exited" and code == 127) and core.errno.ENOENT or core.errno.EIO
+end
+
 local function ser(v, indent, out)
   local t = type(v)
   if t == "string" then

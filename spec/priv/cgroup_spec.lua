@@ -255,7 +255,7 @@ describe("cgroups #priv", function()
       local _, err, code = run(table.unpack(a))
       assert.equal(125, code, table.concat(case, " "))
       assert.truthy(err:find(case[1], 1, true), case[1] .. " not named in: " .. err)
-      assert.is_nil(fs.stat("/run/wbl/" .. name))
+      assert.is_nil(fs.stat(H.state_dir(name)))
       assert_gone(name)
     end
   end)
@@ -317,11 +317,53 @@ describe("cgroups #priv", function()
     assert.equal(0, code, err)
   end)
 
-  H.it_priv("init.lua re-adding PID 1 to cgroup.procs is harmless", function()
-    local name = H.name("join")
-    local out, err, code = run("--name", name, "--pids-limit", "3", "sh", "-c", "echo ok")
+  H.it_priv("init.lua's cgroup.procs step places PID 1 where the host side did not", function()
+    -- A front end of the spec's own whose host side places nothing (no
+    -- clone3 into the cgroup, no v1 writes): only init.lua can put PID 1
+    -- in its cgroups, and the pids limit only holds if it does.
+    local dir = H.tmpdir()
+    finally(function() require("wbl.util").rm_rf(dir) end)
+    local host = dir .. "/host.lua"
+    assert(fs.write_file(host, ([[
+      local wbl = require "wbl"
+      wbl.cgroup.clone_opts = function() return {} end
+      wbl.cgroup.add = function() return true end
+      local scripts = %q
+      local o, cmd = wbl.args.parse(wbl.docker.options, arg)
+      local id = wbl.container.new_id()
+      local c = wbl.container.new(assert(wbl.docker.spec(o, cmd, id)), id)
+      local ok, st = xpcall(function()
+        wbl.step("create", loadfile(scripts .. "/create.lua"))(c, scripts)
+        wbl.step("start", wbl.container.start(c))
+        return wbl.step("wait", wbl.container.wait(c))
+      end, wbl.handler)
+      if not ok then io.stderr:write(wbl.describe(st), "\n") end
+      assert(wbl.container.destroy(c))
+      os.exit(ok and st or 125)
+    ]]):format(H.top .. "/scripts")))
+    local forks = "for i in 1 2 3 4 5 6; do sleep 1 & done; wait; echo done"
+    local out, err = H.wbl_run { host, "--cgroup-parent", parent, "--network", "none",
+      "--pids-limit", "3", "sh", "-c", forks }
+    assert.equal("", out)
+    assert.matches("can't fork", err) -- limited: PID 1 is in its cgroups
+    -- The same host side with init.lua's step removed: not limited.
+    local scripts = dir .. "/scripts"
+    assert(fs.mkdir(scripts, "0755"))
+    for _, f in ipairs { "create.lua", "process.lua", "init.lua" } do
+      local text = assert(fs.read_file(H.top .. "/scripts/" .. f))
+      if f == "init.lua" then
+        local n
+        text, n = text:gsub('\nif c.cgroup then step%("cgroup.procs"[^\n]*', "\n")
+        assert.equal(1, n)
+      end
+      assert(fs.write_file(scripts .. "/" .. f, text))
+    end
+    assert(fs.write_file(host, (fs.read_file(host):gsub((H.top .. "/scripts"):gsub("%p", "%%%0"), scripts))))
+    local code
+    out, err, code = H.wbl_run { host, "--cgroup-parent", parent, "--network", "none",
+      "--pids-limit", "3", "sh", "-c", forks }
     assert.equal(0, code, err)
-    assert.equal("ok\n", out)
-    assert_gone(name)
+    assert.equal("done\n", out)
+    assert.is_nil(err:match("can't fork"), err)
   end)
 end)

@@ -97,14 +97,14 @@ describe("images and layers #priv", function()
     -- a step that fails inside the container (a bad tmpfs option)
     _, err, code = run { "--rm", "--tmpfs", "/t:size=lots", "true" }
     assert.equal(125, code)
-    assert.matches("tmpfs /t:size=lots", err, 1, true)
+    assert.matches("mount /t: mount tmpfs: fsconfig size=lots", err, 1, true)
     assert.matches("EINVAL", err, 1, true)
     assert.same({}, layers())
     -- the command is not found
     _, _, code = run { "--rm", "no-such-command" }
     assert.equal(127, code)
     assert.same({}, layers())
-    assert.same({}, fs.readdir("/run/wbl") or {})
+    assert.same({}, H.containers())
   end)
 
   H.it_priv("a tarball is imported once, then reused read-only; images.lua lists and removes it", function()
@@ -252,6 +252,31 @@ describe("images and layers #priv", function()
     assert.equal(0, code, err)
     assert.equal("linked\n2\n", out) -- 127.0.0.1 and ::1
     assert.same({}, fs.readdir(host)) -- nothing was made on the host
+  end)
+
+  H.it_priv("an image's /dev symlinked to a host path: /dev/console is made inside the root", function()
+    local host = "/var/lib/wbl-spec-dev-" .. util.random_hex(4)
+    assert(fs.mkdir(host, "0755"))
+    finally(function() util.rm_rf(host) end)
+    local root = rootfs_copy("devlink")
+    assert(util.rm_rf(root .. "/dev"))
+    assert(fs.symlink(host, root .. "/dev"))
+    assert(fs.mkdir_p(root .. host, "0755"))
+    local tty = work .. "/fake-tty"
+    assert(fs.write_file(tty, "not a terminal\n"))
+    -- rootfs.mount_console binds whatever stdin is; here a file, in a
+    -- mount namespace of the child's own.
+    local how, code = H.in_child(function()
+      assert(core.mount.mount(nil, "/", nil, "rec,private"))
+      local f = assert(core.fd.open(tty, "rdonly"))
+      assert(f:dup2(0))
+      assert(require("wbl.rootfs").mount_console(root))
+      assert.equal("not a terminal\n", fs.read_file(root .. host .. "/console"))
+      return 0
+    end, "mnt")
+    assert.same({ "exited", 0 }, { how, code })
+    assert.same({}, fs.readdir(host)) -- nothing was made on the host
+    assert.truthy(fs.lstat(root .. host .. "/console")) -- but inside the root
   end)
 
   H.it_priv("commit, then run: the change is there, the deletion too", function()

@@ -55,7 +55,7 @@ local function count(t)
 end
 
 local function state(name)
-  return util.unserialise(assert(core.fs.read_file("/run/wbl/" .. name .. "/state.lua")))
+  return assert(require("wbl.state").load(name))
 end
 
 -- A container in the background, its stdin a pipe (-i): it runs until
@@ -113,7 +113,7 @@ describe("container networking #priv #netns", function()
   end)
 
   H.it_priv("bad --network and -p values exit 125 before anything is made", function()
-    local before = core.fs.readdir("/run/wbl")
+    local before = H.containers()
     for _, args in ipairs {
       { "--network", "nope", "true" }, { "-p", "99999:80", "true" }, { "-p", "80", "true" },
       { "-p", "8080:80/sctp", "true" }, { "--network", "none", "-p", "8080:80", "true" },
@@ -124,7 +124,7 @@ describe("container networking #priv #netns", function()
     end
     local _, err = H.run { "--network", "nope", "true" }
     assert.matches('no network named "nope"', err)
-    assert.same(before, core.fs.readdir("/run/wbl"))
+    assert.same(before, H.containers())
   end)
 
   H.it_priv("bridge (default): eth0 with a leased address, a default route, /etc files", function()
@@ -144,19 +144,19 @@ describe("container networking #priv #netns", function()
   end)
 
   H.it_priv("cleanup.lua removes a default network that nobody uses or waits on", function()
-    assert.is_true(eventually(function() return core.fs.stat("/run/wbl-net/bridge") == nil end))
+    assert.is_true(eventually(function() return core.fs.stat(wnet.dir() .. "/bridge") == nil end))
     assert(require("wbl.net").ensure("bridge")) -- as if its reaper had been killed
     assert.truthy(core.nl.open():link("wbl0"))
     local _, err, code = H.wbl_run { H.top .. "/scripts/cleanup.lua" }
     assert.equal(0, code, err)
     assert.is_nil(core.nl.open():link("wbl0"))
-    assert.is_nil(core.fs.stat("/run/wbl-net/bridge"))
+    assert.is_nil(core.fs.stat(wnet.dir() .. "/bridge"))
   end)
 
   H.it_priv("the default network lives while containers use it", function()
     -- a network left by earlier cases goes after its grace period
     assert.is_true(eventually(function()
-      return core.nl.open():link("wbl0") == nil and core.fs.stat("/run/wbl-net/bridge") == nil
+      return core.nl.open():link("wbl0") == nil and core.fs.stat(wnet.dir() .. "/bridge") == nil
     end))
     local forward = core.fs.read_file("/proc/sys/net/ipv4/ip_forward")
     local a = start { "--name", "life", "sh", "-c", "echo ready; read x" }
@@ -170,12 +170,12 @@ describe("container networking #priv #netns", function()
     -- removed once the last container has been gone for the grace
     -- period (WBL_NET_GRACE_MS), forwarding put back
     assert.is_true(eventually(function()
-      return core.nl.open():link("wbl0") == nil and core.fs.stat("/run/wbl-net/bridge") == nil
+      return core.nl.open():link("wbl0") == nil and core.fs.stat(wnet.dir() .. "/bridge") == nil
     end))
     local _, _, code = sh("nft list table ip wbl_wbl0")
     assert.not_equal(0, code)
     assert.equal(forward, core.fs.read_file("/proc/sys/net/ipv4/ip_forward"))
-    assert.is_nil(core.fs.stat("/run/wbl-net/bridge"))
+    assert.is_nil(core.fs.stat(wnet.dir() .. "/bridge"))
   end)
 
   H.it_priv("two containers on one bridge ping each other and the gateway", function()
@@ -344,17 +344,21 @@ describe("container networking #priv #netns", function()
     finally(function() util.rm_rf(dir) end)
     local r, w = assert(core.fd.pipe())
     local go_r, go_w = assert(core.fd.pipe())
+    local done_r, done_w = assert(core.fd.pipe())
     local pids = {}
     for i = 1, 50 do
       local pid = assert(P.fork())
       if pid == 0 then
         r:close()
         go_w:close()
+        done_w:close()
         go_r:read(1) -- all start together
         local me = P.getpid()
         local ip, msg = ipam.allocate(dir, "10.77.0.0/16",
-          { id = "c" .. i, pid = me, starttime = require("wbl.container").starttime(me) })
+          { id = "c" .. i, pid = me, starttime = require("wbl.proc").starttime(me) })
         w:write((ip or ("ERR " .. tostring(msg))) .. "\n")
+        w:close()
+        done_r:read(1) -- an owner that has exited is dead: live until all have allocated
         P._exit(0)
       end
       pids[#pids + 1] = pid
@@ -369,6 +373,8 @@ describe("container networking #priv #netns", function()
       got[#got + 1] = s
     end
     r:close()
+    done_r:close()
+    done_w:close() -- the owners may go
     for _, pid in ipairs(pids) do P.waitpid(pid) end
     local seen, n = {}, 0
     for ip in table.concat(got):gmatch("[^\n]+") do
@@ -384,7 +390,7 @@ describe("container networking #priv #netns", function()
     local me = P.getpid()
     local stale = 0
     assert.equal("10.77.0.2", ipam.allocate(dir, "10.77.0.0/16",
-      { id = "live", pid = me, starttime = require("wbl.container").starttime(me) },
+      { id = "live", pid = me, starttime = require("wbl.proc").starttime(me) },
       function() stale = stale + 1 end))
     assert.equal(50, stale)
     assert.equal(1, count(ipam.leases(dir)))
@@ -470,14 +476,14 @@ describe("container networking #priv #netns", function()
       a.wait_for("ready")
       local st = state("reaped")
       local veth = st.net.veth
-      assert(P.kill(st.wbl_pid, "SIGKILL"))
-      assert.is_true(eventually(function() return core.fs.stat("/proc/" .. st.wbl_pid) == nil end))
+      assert(P.kill(st.owner.pid, "SIGKILL"))
+      assert.is_true(eventually(function() return core.fs.stat("/proc/" .. st.owner.pid) == nil end))
       assert.matches("dnat", (sh("nft list table ip wbl_" .. veth)))
       local _, err, code = next_cmd()
       assert.equal(0, code, err)
       assert.equal("", (sh("nft list table ip wbl_" .. veth .. " 2>/dev/null")))
       assert.same({}, leases("bridge"))
-      assert.is_nil(core.fs.stat("/run/wbl/reaped"))
+      assert.is_nil(core.fs.stat(H.state_dir("reaped")))
       a.stop()
     end
   end)
@@ -490,8 +496,8 @@ describe("container networking #priv #netns", function()
     local veth = st.net.veth
     assert.equal(1, count(leases("bridge")))
     assert.matches("dnat", (sh("nft list table ip wbl_" .. veth)))
-    assert(P.kill(st.wbl_pid, "SIGKILL"))
-    assert.is_true(eventually(function() return core.fs.stat("/proc/" .. st.wbl_pid) == nil end))
+    assert(P.kill(st.owner.pid, "SIGKILL"))
+    assert.is_true(eventually(function() return core.fs.stat("/proc/" .. st.owner.pid) == nil end))
     -- What wbl could not undo is still there...
     assert.matches("dnat", (sh("nft list table ip wbl_" .. veth)))
     assert.equal(1, count(leases("bridge")))

@@ -161,11 +161,11 @@ describe("scripts/run.lua #priv", function()
       core.proc.sigwait({ "SIGUSR2" }, 10)
     end
     assert.is_true(gone)
-    assert.truthy(fs.stat("/run/wbl/" .. name))
+    assert.truthy(fs.stat(H.state_dir(name)))
     local out, err, code = H.wbl_run({ H.top .. "/scripts/cleanup.lua", name })
     assert.equal(0, code, err)
     assert.equal(name .. "\n", out)
-    assert.is_nil(fs.stat("/run/wbl/" .. name))
+    assert.is_nil(fs.stat(H.state_dir(name)))
     out, err, code = H.wbl_run({ H.top .. "/scripts/cleanup.lua" })
     assert.equal(0, code, err)
     assert.equal("", out)
@@ -211,6 +211,6 @@ describe("scripts/run.lua #priv", function()
         end
       end
     end
-    assert.same({}, fs.readdir("/run/wbl"))
+    assert.same({}, H.containers())
   end)
 end)

@@ -1,7 +1,7 @@
 local args = require "wbl.args"
 
 describe("wbl.args #unit", function()
-  local spec = args.run
+  local spec = require("wbl.docker").options
 
   it("stops at the first non-option and keeps the command intact", function()
     local o, cmd = args.parse(spec, { "-e", "A=1", "sh", "-c", "echo -e x", "" })

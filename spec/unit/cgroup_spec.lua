@@ -2,9 +2,19 @@
 -- mountinfo, docker's units and conversions, values refused at parse time.
 local cgroup = require "wbl.cgroup"
 local args = require "wbl.args"
+local docker = require "wbl.docker"
 
 local function parse(...)
-  return args.parse(args.run, { ... })
+  return args.parse(docker.options, { ... })
+end
+
+-- run.lua's options -> the spec -> the limits (or nil, message).
+local function limits(...)
+  local o, cmd = parse(...)
+  assert(o, cmd)
+  local s, msg = docker.spec(o, cmd, "x")
+  if not s then return nil, msg end
+  return cgroup.limits(s)
 end
 
 describe("wbl.cgroup #unit", function()
@@ -51,36 +61,36 @@ describe("wbl.cgroup #unit", function()
     end)
 
     it("turns --cpus into a quota of the 100 ms period", function()
-      local o = assert(parse("--cpus", "1.5", "true"))
-      local lim = assert(cgroup.limits(o))
+      local lim = assert(limits("--cpus", "1.5", "true"))
       assert.equal(150000, lim.cpu_quota)
       assert.equal(100000, lim.cpu_period)
-      assert.equal(2000, cgroup.limits(assert(parse("--cpus", ".02", "x"))).cpu_quota)
+      assert.equal(2000, limits("--cpus", ".02", "x").cpu_quota)
     end)
 
     it("gives as much swap as memory by default; -1 is unlimited", function()
-      local lim = assert(cgroup.limits(assert(parse("-m", "64m", "x"))))
+      local lim = assert(limits("-m", "64m", "x"))
       assert.equal(64 * 2 ^ 20, lim.memory)
       assert.equal(128 * 2 ^ 20, lim.swap)
-      assert.is_nil(lim.swap_explicit)
-      lim = assert(cgroup.limits(assert(parse("-m", "64m", "--memory-swap", "-1", "x"))))
+      assert.is_true(lim.swap_optional) -- docker's, not asked for
+      lim = assert(limits("-m", "64m", "--memory-swap", "-1", "x"))
       assert.equal(-1, lim.swap)
-      assert.is_true(lim.swap_explicit)
+      assert.is_nil(lim.swap_optional)
     end)
 
     it("refuses --memory-swap without --memory, or below it", function()
-      local _, msg = cgroup.limits(assert(parse("--memory-swap", "1g", "x")))
+      local _, msg = limits("--memory-swap", "1g", "x")
       assert.matches("%-%-memory%-swap needs %-%-memory", msg)
-      _, msg = cgroup.limits(assert(parse("-m", "1g", "--memory-swap", "512m", "x")))
+      _, msg = limits("-m", "1g", "--memory-swap", "512m", "x")
       assert.matches("%-%-memory%-swap .* at least", msg)
     end)
 
     it("maps --pids-limit 0 and -1 to max; the default parent is wbl", function()
-      assert.equal("max", cgroup.limits(assert(parse("--pids-limit", "0", "x"))).pids)
-      assert.equal("max", cgroup.limits(assert(parse("--pids-limit", "-1", "x"))).pids)
-      assert.equal(7, cgroup.limits(assert(parse("--pids-limit", "7", "x"))).pids)
-      assert.equal("wbl", cgroup.limits(assert(parse("x"))).parent)
-      assert.equal("a/b", cgroup.limits(assert(parse("--cgroup-parent", "/a/b/", "x"))).parent)
+      assert.equal("max", limits("--pids-limit", "0", "x").pids)
+      assert.equal("max", limits("--pids-limit", "-1", "x").pids)
+      assert.equal(7, limits("--pids-limit", "7", "x").pids)
+      assert.equal("wbl", limits("x").parent)
+      assert.equal("a/b", limits("--cgroup-parent", "/a/b/", "x").parent)
+      assert.equal("x", select(2, limits("x"))) -- the id, from linux.cgroupsPath
     end)
   end)
 

@@ -1,5 +1,6 @@
 -- Option values and names of images, layers and volumes: pure functions.
 local args = require "wbl.args"
+local run_options = require("wbl.docker").options
 local image = require "wbl.image"
 local overlay = require "wbl.overlay"
 local core = require "wbl.core"
@@ -30,7 +31,7 @@ describe("wbl.overlay option values #unit", function()
   end)
 
   it("run.lua's options take -v (repeatable), --tmpfs, --image, --rm, --read-only", function()
-    local o, cmd = args.parse(args.run, { "--rm", "--read-only", "-v", "/a:/b:ro", "--volume=/c:/d",
+    local o, cmd = args.parse(run_options, { "--rm", "--read-only", "-v", "/a:/b:ro", "--volume=/c:/d",
       "--tmpfs", "/t:size=1m", "--image", "busy.tar", "sh" })
     assert.is_true(o.rm)
     assert.is_true(o.read_only)
@@ -39,10 +40,10 @@ describe("wbl.overlay option values #unit", function()
     assert.equal("size=1m", o.tmpfs[1].data)
     assert.equal("busy.tar", o.image)
     assert.same({ "sh" }, cmd)
-    local none, msg = args.parse(args.run, { "--image", "bad name!", "sh" })
+    local none, msg = args.parse(run_options, { "--image", "bad name!", "sh" })
     assert.is_nil(none)
     assert.matches("bad image name", msg, 1, true)
-    none, msg = args.parse(args.run, { "-v", "/a", "sh" })
+    none, msg = args.parse(run_options, { "-v", "/a", "sh" })
     assert.is_nil(none)
     assert.matches("--volume /a: expected HOST:CONTAINER", msg, 1, true)
   end)

@@ -30,23 +30,31 @@ describe("wbl.ipam #unit", function()
 end)
 
 describe("wbl.net options #unit", function()
+  local check = require("wbl.args").check
+  require "wbl.docker" -- adds its checks
+
   it("-p HOSTPORT:CONTAINERPORT[/tcp|/udp]", function()
-    assert.same({ host = 8080, container = 80, proto = "tcp" }, net.check_publish("8080:80"))
-    assert.same({ host = 53, container = 5353, proto = "udp" }, net.check_publish("53:5353/udp"))
+    assert.same({ host = 8080, container = 80, proto = "tcp" }, check.publish("8080:80"))
+    assert.same({ host = 53, container = 5353, proto = "udp" }, check.publish("53:5353/udp"))
     for _, bad in ipairs { "80", "0:80", "70000:80", "80:80/sctp", "a:b", "80:" } do
-      assert.is_nil(net.check_publish(bad), bad)
+      assert.is_nil(check.publish(bad), bad)
     end
   end)
 
-  it("--network none|host|bridge|NAME", function()
-    assert.equal("none", net.check_network("none"))
-    assert.equal("host", net.check_network("host"))
-    assert.equal("bridge", net.check_network("bridge"))
-    assert.is_nil(net.check_network("bad name"))
-    local ok, msg = net.check_network("surely-not-a-network-here")
+  it("--network none|host|bridge|NAME: the syntax when parsed, the network when made", function()
+    assert.equal("none", check.network("none"))
+    assert.equal("host", check.network("host"))
+    assert.equal("bridge", check.network("bridge"))
+    assert.is_nil(check.network("bad name"))
+    -- the parser reads no disk; net.check does, before anything is made
+    assert.equal("surely-not-a-network-here", check.network("surely-not-a-network-here"))
+    local s = require("wbl.spec").new()
+    s.wbl.network = "surely-not-a-network-here"
+    local ok, msg = net.check(s)
     assert.is_nil(ok)
     assert.matches("surely%-not%-a%-network%-here", msg)
-    assert.is_nil(net.check { network = "none", publish = { { host = 1, container = 1, proto = "tcp" } } })
+    s.wbl.network, s.wbl.ports = "none", { { host = 1, container = 1, proto = "tcp" } }
+    assert.is_nil(net.check(s))
   end)
 
   it("link names fit IFNAMSIZ and start with wbl", function()

@@ -1,0 +1,85 @@
+--- Container state: one directory per container under the state root
+-- (wbl.config: ROOT/containers/ID), holding state.lua (the container as
+-- plain data: its spec, and what was made for it) and the /etc files.
+--
+-- A container is running while its PID 1 is (pid and start time, so a
+-- reused pid is not mistaken for it).  The process that manages it (the
+-- wbl that runs it in the foreground, later a supervisor) is its owner:
+-- while the owner lives, nobody else tears the container down, even after
+-- PID 1 has ended (the owner is doing it).  Whatever is neither running
+-- nor owned is a leftover (wbl.container.reap).
+local core = require "wbl.core"
+local util = require "wbl.util"
+local config = require "wbl.config"
+local proc = require "wbl.proc"
+local fs, E = core.fs, core.errno
+
+local M = {}
+
+--- A container's state directory.
+function M.dir(id) return util.join(config.containers(), id) end
+
+--- Make c.state_dir (its name is taken when it exists), and save.
+function M.create(c)
+  local ok, msg, en = fs.mkdir_p(config.containers(), "0700")
+  if not ok then return nil, msg, en end
+  ok, msg, en = fs.mkdir(c.state_dir, "0700")
+  if not ok then
+    if en == E.EEXIST then msg = ("name %q is already in use (%s)"):format(c.id, c.state_dir) end
+    return nil, msg, en
+  end
+  c.state_made = true
+  return M.save(c)
+end
+
+-- What is saved: plain data, no handles; fields starting with "_" are the
+-- running process's own (the child handle, loaded scripts).
+local function plain(c)
+  local s = {}
+  for k, v in pairs(c) do
+    if type(k) == "string" and k:sub(1, 1) ~= "_" and type(v) ~= "function" and type(v) ~= "userdata" then
+      s[k] = v
+    end
+  end
+  return s
+end
+
+--- Save c (atomically: a reader sees the old state or the new).
+function M.save(c)
+  local tmp = c.state_dir .. "/state.lua.tmp"
+  local ok, msg, en = fs.write_file(tmp, util.serialise(plain(c)), nil, "0600")
+  if not ok then return nil, msg, en end
+  return fs.rename(tmp, c.state_dir .. "/state.lua")
+end
+
+--- Load a container's state by id.
+function M.load(id)
+  local dir = M.dir(id)
+  local s, msg, en = fs.read_file(dir .. "/state.lua")
+  if not s then return nil, msg, en end
+  local st, err = util.unserialise(s, dir .. "/state.lua")
+  if not st then return nil, err, E.EINVAL end
+  return st
+end
+
+--- Every saved container: a list of states, sorted by id.
+function M.list()
+  local names = fs.readdir(config.containers()) or {}
+  table.sort(names)
+  local out = {}
+  for _, n in ipairs(names) do
+    out[#out + 1] = M.load(n)
+  end
+  return out
+end
+
+--- Is the container's PID 1 running?
+function M.running(c) return proc.alive(c.init) end
+
+--- Is the process that manages the container alive?
+function M.owned(c) return proc.alive(c.owner) end
+
+--- Running or managed: not to be torn down by anyone else.
+function M.alive(c) return M.running(c) or M.owned(c) end
+
+return M

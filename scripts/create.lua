@@ -1,0 +1,51 @@
+-- scripts/create.lua: make a container, up to its PID 1 waiting in its
+-- namespaces.  run.lua runs this (and so will every front end that makes
+-- containers), then starts, waits and destroys.  One step per line;
+-- reorder, skip or add steps here.  Each step records what it made in c
+-- (saved as the container's state), so wbl.container.destroy can undo
+-- exactly that, whatever step failed and even after wbl was killed.
+--
+--   loadfile("create.lua")(c, scripts_dir)   c: from wbl.container.new
+local wbl = require "wbl"
+local c, here = ...
+local step, s = wbl.step, c.spec
+
+-- Checks that make nothing.
+if s.process.terminal then step("-t", wbl.container.check_tty()) end
+step("network " .. s.wbl.network, wbl.net.check(s))
+-- The image's layers (a tarball is imported into the store, once).
+c.lowers = step((s.wbl.image and "image " .. s.wbl.image or "rootfs " .. s.root.path), wbl.image.lowers(s))
+local limits, cg_id = step("cgroup limits", wbl.cgroup.limits(s))
+
+-- What containers killed before us left (their wbl is gone).
+wbl.container.reap(nil, function(id, ok, msg)
+  if not ok then io.stderr:write("wbl: warning: leftovers of ", id, ": ", tostring(msg), "\n") end
+end)
+
+-- The state directory: from here on, destroy undoes what was made.
+step("state", wbl.state.create(c))
+
+-- The container's write layer (upper, work, and root, where init.lua
+-- mounts the overlay) in the store; volumes' missing host directories.
+step("layer", wbl.image.create_layer(c))
+step("volumes", wbl.overlay.prepare_volumes(s.wbl.volume_sources))
+
+-- The cgroups: the limits, and the handle that kills every process the
+-- container makes when it ends (wbl.cgroup).
+c.cgroup = step("cgroup", wbl.cgroup.create(cg_id, limits))
+step("state", wbl.state.save(c))
+
+-- The network (wbl.net): an address leased on the bridge (the default
+-- network is made on first use), and /etc/hosts, hostname, resolv.conf.
+step("network " .. s.wbl.network, wbl.net.join(c))
+step("/etc files", wbl.net.etc_files(c))
+
+-- The child, in new namespaces, into its cgroups, blocked until start;
+-- there it runs init.lua, which ends with process.lua: exec the command.
+local init = step("load init.lua", loadfile(here .. "/init.lua"))
+local tail = step("load process.lua", loadfile(here .. "/process.lua"))
+step("clone", wbl.container.clone(c, function() return init(c, tail) end))
+
+-- Its veth (the other end is made in its namespace as eth0), and -p.
+step("veth into " .. c.pid, wbl.net.veth(c, c.pid))
+step("-p", wbl.net.publish(c))
