@@ -10,8 +10,9 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -fPIC $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS))
 
-CORE_SRC = core/aux.c core/fd.c core/fs.c core/ipc.c core/inroot.c core/mount.c \
-           core/netlink.c core/ns.c core/overlay.c core/proc.c core/wbl.c
+# Every core file but the program's main: a new family is its file plus
+# one line in WBL_FAMILIES (core/wbl.h).
+CORE_SRC = $(filter-out core/main.c,$(sort $(wildcard core/*.c)))
 CORE_OBJ = $(CORE_SRC:core/%.c=build/obj/%.o)
 ROOTFS   = rootfs/busybox
 BUSTED   = lua5.4 /usr/bin/busted

@@ -28,14 +28,7 @@ M.v1_extra = { "cpuacct", "freezer" }
 --- The cfs period (us) --cpus is expressed in, as docker does.
 M.cpu_period = 100000
 
--- A short sleep without a new binding: poll a pipe nobody writes to.
-local function sleep_ms(ms)
-  local r, w = core.fd.pipe()
-  if not r then return end
-  r:wait(ms)
-  r:close()
-  w:close()
-end
+local sleep_ms = require("wbl.util").sleep_ms
 
 local function read(path)
   local s, msg, en = fs.read_file(path)

@@ -16,7 +16,7 @@ local function run(...)
   return H.run(a)
 end
 
-local function sleep_ms(ms) core.proc.sigwait({ "SIGUSR2" }, ms) end
+local sleep_ms = require("wbl.util").sleep_ms
 
 -- A memory hog: busybox sh doubling a string up to 2^n bytes, then "grew".
 local function hog(n) return ("s=x; while [ ${#s} -lt %d ]; do s=$s$s; done; echo grew"):format(2 ^ n) end

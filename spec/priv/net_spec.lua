@@ -11,12 +11,7 @@ local wnet = require "wbl.net"
 
 local function sh(cmd) return H.sh(cmd) end
 
-local function sleep_ms(ms)
-  local r, w = assert(core.fd.pipe())
-  r:wait(ms)
-  r:close()
-  w:close()
-end
+local sleep_ms = util.sleep_ms
 
 -- Wait (10 ms steps, at most 20 s) until f() is true.
 local function eventually(f)
