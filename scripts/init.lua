@@ -42,4 +42,4 @@ if c.net then step("eth0", net.configure(c.net)) end
 if not s.wbl.interactive then step("stdin", rootfs.stdin_null()) end
 
 -- The process: who it is, what it may do, exec (process.lua).
-tail(s.process)
+tail(s)

@@ -1,13 +1,19 @@
 -- scripts/process.lua: the last steps of a container's process, from who
 -- it is to exec.  init.lua ends with this, inside the container after
 -- pivot_root; a process joining a running container (exec) runs the same
--- steps.  p is the spec's process: { args, env, cwd, user, rlimits,
--- noNewPrivileges, ... }.  The order is the kernel's: limits and identity
--- while still privileged, no_new_privs last before exec.
+-- steps.  s is the container's spec, p the process (default s.process:
+-- { args, env, cwd, user, rlimits, capabilities, noNewPrivileges }).
 --
---   tail(p)   (loaded before pivot_root: after it the host's files are gone)
+-- The order is the kernel's (runc's too): limits and the bounding set
+-- while still privileged; the seccomp filter while CAP_SYS_ADMIN is still
+-- held, unless no_new_privs lets it load later; then the user (a non-root
+-- uid loses its capabilities, as the kernel does for setuid); then the
+-- capability sets; no_new_privs and its filter last, right before exec.
+--
+--   tail(s[, p])   (loaded before pivot_root: after it the host's files are gone)
 local wbl = require "wbl"
-local p = ...
+local s, p = ...
+p = p or s.process
 local step, proc = wbl.step, wbl.proc
 
 step("workdir " .. p.cwd, wbl.rootfs.workdir(p.cwd))

@@ -37,6 +37,99 @@ function check.publish(v)
   return { host = h, container = c, proto = proto }
 end
 
+--- --cap-add/--cap-drop NAME: a capability's name (CHOWN, cap_chown,
+-- CAP_CHOWN) or ALL -> "CAP_CHOWN" / "ALL".
+function check.capability(v)
+  local up = v:upper()
+  if up == "ALL" then return "ALL" end
+  if up:sub(1, 4) ~= "CAP_" then up = "CAP_" .. up end
+  for _, n in ipairs(spec.all_capabilities) do
+    if n == up then return up end
+  end
+  return nil, "no such capability (e.g. NET_ADMIN, SYS_PTRACE, ALL)"
+end
+
+--- --security-opt: seccomp=unconfined|FILE.json, no-new-privileges[=true|false],
+-- systempaths=unconfined -> { key =, value = }.
+function check.security_opt(v)
+  local k, val = v:match("^([%w%-]+)[=:](.*)$")
+  k = k or v
+  if k == "no-new-privileges" then
+    if val == nil or val == "true" then return { key = k, value = true } end
+    if val == "false" then return { key = k, value = false } end
+    return nil, "no-new-privileges takes true or false"
+  elseif k == "seccomp" and val and val ~= "" then
+    return { key = k, value = val }
+  elseif k == "systempaths" and val == "unconfined" then
+    return { key = k, value = val }
+  end
+  return nil, "expected seccomp=unconfined|PROFILE.json, no-new-privileges[=true|false] " ..
+    "or systempaths=unconfined"
+end
+
+--- -u/--user USER|UID[:GROUP|GID] (names are looked up in the image).
+function check.user(v)
+  if v == "" or not v:match("^[%w_%.%-]+$") and not v:match("^[%w_%.%-]+:[%w_%.%-]+$") then
+    return nil, "expected USER|UID[:GROUP|GID]"
+  end
+  return v
+end
+
+--- --group-add GROUP|GID
+function check.group(v)
+  if not v:match("^[%w_%.%-]+$") then return nil, "expected a group name or GID" end
+  return v
+end
+
+--- --ulimit NAME=SOFT[:HARD] (docker's names: nofile, nproc, core, ...;
+-- -1 or unlimited) -> { type = "RLIMIT_NOFILE", soft =, hard = }.
+local ulimits = { core = true, cpu = true, data = true, fsize = true, locks = true, memlock = true,
+  msgqueue = true, nice = true, nofile = true, nproc = true, rss = true, rtprio = true, rttime = true,
+  sigpending = true, stack = true, as = true }
+function check.ulimit(v)
+  local name, soft, hard = v:match("^(%a+)=([%w%-]+):?([%w%-]*)$")
+  if not name or not ulimits[name] then
+    return nil, "expected NAME=SOFT[:HARD], NAME one of nofile, nproc, core, stack, memlock, ..."
+  end
+  local function num(x)
+    if x == "unlimited" or x == "-1" then return "unlimited" end
+    return x:match("^%d+$") and math.tointeger(tonumber(x))
+  end
+  soft, hard = num(soft), hard == "" and num(soft) or num(hard)
+  if not soft or not hard then return nil, "limits are numbers, -1 or unlimited" end
+  local above = hard ~= "unlimited" and (soft == "unlimited" or soft > hard)
+  if above then return nil, "the soft limit is above the hard one" end
+  return { type = "RLIMIT_" .. name:upper(), soft = soft, hard = hard }
+end
+
+--- --sysctl KEY=VALUE, namespaced ones only (docker's list): the rest
+-- would change the host.
+function check.sysctl(v)
+  local k, val = v:match("^([%w_%.%-/]+)=(.*)$")
+  if not k then return nil, "expected KEY=VALUE" end
+  k = k:gsub("/", ".")
+  local ok = k:match("^net%.") or k:match("^kernel%.shm") or k:match("^kernel%.msg")
+    or k == "kernel.sem" or k:match("^fs%.mqueue%.")
+  if not ok then
+    return nil, "not a namespaced sysctl (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)"
+  end
+  return { key = k, value = val }
+end
+
+--- --device HOST[:CONTAINER][:rwm] -> { host =, path =, access = }
+function check.device(v)
+  local parts = {}
+  for p in (v .. ":"):gmatch("([^:]*):") do parts[#parts + 1] = p end
+  local access = "rwm"
+  if #parts >= 2 and parts[#parts]:match("^[rwm]+$") then access = table.remove(parts) end
+  if #parts > 2 or parts[1] == "" then return nil, "expected HOST[:CONTAINER][:rwm]" end
+  local host, path = parts[1], parts[2] or parts[1]
+  if host:sub(1, 1) ~= "/" or path:sub(1, 5) ~= "/dev/" then
+    return nil, "the host path must be absolute, the container's under /dev/"
+  end
+  return { host = host, path = path, access = access }
+end
+
 --- The options of scripts/run.lua, docker's names (wbl.args's format).
 M.options = {
   { "h", "help", help = "print this help and exit" },
@@ -79,7 +172,53 @@ M.options = {
     help = "the container's network (default bridge)" },
   { "p", "publish", arg = "HOSTPORT:PORT[/tcp|/udp]", list = true, check = check.publish,
     help = "map a host port to a container port" },
+  -- Confinement (docker's defaults unless loosened: README, Security).
+  { "u", "user", arg = "USER|UID[:GROUP|GID]", check = check.user,
+    help = "run as this user (names from the image's /etc/passwd and /etc/group)" },
+  { nil, "group-add", arg = "GROUP", list = true, check = check.group, help = "an extra group" },
+  { nil, "cap-add", arg = "CAP|ALL", list = true, check = check.capability, help = "add a capability" },
+  { nil, "cap-drop", arg = "CAP|ALL", list = true, check = check.capability, help = "drop a capability" },
+  { nil, "privileged", help = "all capabilities, no seccomp, no masked paths, every host device" },
+  { nil, "security-opt", arg = "OPT", list = true, check = check.security_opt,
+    help = "seccomp=unconfined|FILE.json, no-new-privileges, systempaths=unconfined" },
+  { nil, "device", arg = "HOST[:CTR][:rwm]", list = true, check = check.device,
+    help = "a host device inside (rwm: read, write, mknod)" },
+  { nil, "ulimit", arg = "NAME=SOFT[:HARD]", list = true, check = check.ulimit,
+    help = "a resource limit (nofile=1024:4096)" },
+  { nil, "sysctl", arg = "KEY=VALUE", list = true, check = check.sysctl,
+    help = "a namespaced sysctl (net.*, kernel.shm*, ...)" },
 }
+
+-- Confinement: docker's defaults, then what the options loosen or add.
+local function confinement(s, o)
+  local p = s.process
+  -- Capabilities: the default 14, --cap-add, --cap-drop (ALL: all of them).
+  local caps, all = {}, spec.all_capabilities
+  local function set(list, on) for _, n in ipairs(list) do caps[n] = on end end
+  set(o.privileged and all or spec.default_capabilities, true)
+  for _, n in ipairs(o.cap_add or {}) do set(n == "ALL" and all or { n }, true) end
+  for _, n in ipairs(o.cap_drop or {}) do set(n == "ALL" and all or { n }, nil) end
+  local names = {}
+  for _, n in ipairs(all) do if caps[n] then names[#names + 1] = n end end
+  p.capabilities = spec.capability_sets(names)
+  -- Security options.
+  local seccomp, unconfined_paths = not o.privileged and "default" or nil, o.privileged
+  for _, so in ipairs(o.security_opt or {}) do
+    if so.key == "no-new-privileges" then p.noNewPrivileges = so.value
+    elseif so.key == "systempaths" then unconfined_paths = true
+    elseif so.key == "seccomp" then seccomp = so.value ~= "unconfined" and so.value or nil end
+  end
+  if unconfined_paths then s.linux.maskedPaths, s.linux.readonlyPaths = {}, {} end
+  s.wbl.seccomp = seccomp -- "default", a profile file (read when the container is made), or nil
+  -- Devices: --privileged: every host device (found when the container is made).
+  s.wbl.privileged = o.privileged or nil
+  if o.privileged then s.linux.resources.devices = { { allow = true, access = "rwm" } } end
+  s.wbl.devices = o.device or {}
+  -- User and groups (resolved in the image's files), limits, sysctls.
+  s.wbl.user, s.wbl.group_add = o.user, o.group_add or {}
+  for _, r in ipairs(o.ulimit or {}) do p.rlimits[#p.rlimits + 1] = r end
+  for _, kv in ipairs(o.sysctl or {}) do s.linux.sysctl[kv.key] = kv.value end
+end
 
 --- The cpu period (us) --cpus is expressed in, as docker does.
 M.cpu_period = 100000
@@ -150,6 +289,7 @@ function M.spec(o, argv, id)
   -- Resources.
   local r, msg = resources(o)
   if not r then return nil, msg, E.EINVAL end
+  r.devices = s.linux.resources.devices
   s.linux.resources = r
   -- a swap limit docker made up is skipped where the kernel has no swap accounting
   s.wbl.swap_implicit = o.memory and not o.memory_swap or nil
@@ -161,6 +301,7 @@ function M.spec(o, argv, id)
   if #s.wbl.ports > 0 and (mode == "none" or mode == "host") then
     return nil, ("-p needs a bridge network (not --network %s)"):format(mode), E.EINVAL
   end
+  confinement(s, o)
   if mode == "host" then
     for i = #s.linux.namespaces, 1, -1 do
       if s.linux.namespaces[i].type == "network" then table.remove(s.linux.namespaces, i) end

@@ -61,6 +61,63 @@ function M.default_devices()
   return out
 end
 
+-- Confinement: docker's defaults -----------------------------------------
+
+--- Every capability Linux has, in number order (CAP_CHOWN is 0).
+M.all_capabilities = {
+  "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+  "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+  "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+  "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
+  "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
+  "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
+  "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+  "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+}
+
+--- The capabilities a container's root keeps (docker's default 14).
+M.default_capabilities = {
+  "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+  "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+  "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+--- The process's capability sets for a list of names: bounding, permitted
+-- and effective; inheritable and ambient empty (as docker since 23.0:
+-- nothing is passed on through exec of a file with inheritable bits).
+function M.capability_sets(names)
+  local function copy() return table.move(names, 1, #names, 1, {}) end
+  return { bounding = copy(), permitted = copy(), effective = copy(), inheritable = {}, ambient = {} }
+end
+
+--- Paths of /proc and /sys a container cannot read (docker's list): a
+-- file gets /dev/null bound over it, a directory an empty read-only tmpfs.
+M.default_masked_paths = {
+  "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+  "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+  "/sys/devices/virtual/powercap",
+}
+
+--- Paths of /proc it can read but not write (docker's list).
+M.default_readonly_paths = {
+  "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", "/proc/asound",
+}
+
+--- The device cgroup rules: everything denied, then what may be opened
+-- (linux.resources.devices, OCI's shape).  "c"/"b", major/minor (nil:
+-- any), access r, w, m (mknod).
+function M.default_device_rules()
+  local function c(major, minor, access) return { allow = true, type = "c", major = major, minor = minor,
+    access = access or "rwm" } end
+  return {
+    { allow = false, access = "rwm" },
+    c(1, 3), c(1, 5), c(1, 7), c(1, 8), c(1, 9),   -- null zero full random urandom
+    c(5, 0), c(5, 1), c(5, 2),                     -- tty console ptmx
+    c(136, nil),                                   -- pts/*
+    c(nil, nil, "m"), { allow = true, type = "b", access = "m" }, -- mknod, never open
+  }
+end
+
 --- A spec with wbl's defaults; args, root.path, hostname and cgroupsPath
 -- are the front end's to fill.
 function M.new()
@@ -74,16 +131,18 @@ function M.new()
       cwd = "/",
       noNewPrivileges = false,
       rlimits = {},
+      capabilities = M.capability_sets(M.default_capabilities),
     },
     root = { readonly = false },
     mounts = M.default_mounts(),
     linux = {
       namespaces = { { type = "pid" }, { type = "ipc" }, { type = "uts" }, { type = "mount" },
                      { type = "network" }, { type = "cgroup" } },
-      resources = {},
+      resources = { devices = M.default_device_rules() },
       devices = M.default_devices(),
-      maskedPaths = {},
-      readonlyPaths = {},
+      maskedPaths = table.move(M.default_masked_paths, 1, #M.default_masked_paths, 1, {}),
+      readonlyPaths = table.move(M.default_readonly_paths, 1, #M.default_readonly_paths, 1, {}),
+      sysctl = {},
     },
     annotations = {},
     wbl = { network = "none", ports = {} },
