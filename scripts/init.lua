@@ -9,7 +9,7 @@ local wbl = require "wbl"
 local c, tail = ...
 -- Load every module before pivot_root: after it, the host's files
 -- (this library among them) are out of reach.
-for _, m in ipairs { "rootfs", "net", "overlay", "cgroup", "proc", "spec" } do local _ = wbl[m] end
+for _, m in ipairs { "rootfs", "net", "overlay", "cgroup", "proc", "spec", "users" } do local _ = wbl[m] end
 local step, rootfs, net, overlay, cgroup = wbl.step, wbl.rootfs, wbl.net, wbl.overlay, wbl.cgroup
 local s = c.spec
 
@@ -29,6 +29,9 @@ step("mount the overlay root " .. c.root, overlay.mount_root(c))
 if c.net then step("/etc/hosts, hostname, resolv.conf", net.bind_etc(c)) end
 for _, m in ipairs(s.mounts) do step("mount " .. m.destination, rootfs.mount(c, m)) end
 step("devices", rootfs.devices(c.root, s.linux.devices))
+step("sysctl", rootfs.sysctl(c.root, s.linux.sysctl))
+step("masked paths", rootfs.mask(c.root, s.linux.maskedPaths))
+step("read-only paths", rootfs.readonly(c.root, s.linux.readonlyPaths))
 if s.process.terminal then step("mount /dev/console", rootfs.mount_console(c.root)) end
 if s.root.readonly then step("read-only root", overlay.read_only(c.root)) end
 

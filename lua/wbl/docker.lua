@@ -260,12 +260,13 @@ function M.spec(o, argv, id)
   -- The environment: PATH, HOSTNAME, HOME, TERM with a terminal, then
   -- every -e KEY=VAL (KEY alone: the host's value, if set).
   spec.setenv(p.env, "HOSTNAME", s.hostname)
-  spec.setenv(p.env, "HOME", "/root")
+  spec.setenv(p.env, "HOME", "/root") -- -u sets it from the image's passwd, unless -e HOME
   if o.tty then spec.setenv(p.env, "TERM", os.getenv("TERM") or "xterm") end
   for _, kv in ipairs(o.env or {}) do
     local k, v = kv:match("^([^=]+)=(.*)$")
     if k then spec.setenv(p.env, k, v)
     elseif os.getenv(kv) then spec.setenv(p.env, kv, os.getenv(kv)) end
+    if (k or kv) == "HOME" then s.wbl.keep_home = true end
   end
   -- The root: an image, a directory, or the default busybox root.
   if o.image and o.rootfs then return nil, "--image and --rootfs exclude each other", E.EINVAL end

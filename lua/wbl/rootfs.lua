@@ -124,6 +124,66 @@ function M.devices(root, devices)
   return true
 end
 
+--- Mask paths (linux.maskedPaths): /dev/null bound over a file, an empty
+-- read-only tmpfs over a directory, so what they show of the host (kernel
+-- keys, memory, firmware) cannot be read.  A path the kernel does not
+-- have is skipped.
+function M.mask(root, paths)
+  for _, path in ipairs(paths or {}) do
+    local fd, where, en = core.inroot.open(root, path)
+    if fd then
+      local st = fs.stat(where)
+      local ok, msg
+      if st and st.type == "directory" then
+        ok, msg, en = core.inroot.mount("tmpfs", fd, "size=0,mode=0555", "ro,nosuid,nodev,noexec")
+      else
+        ok, msg, en = core.inroot.bind("/dev/null", fd)
+      end
+      fd:close()
+      if not ok then return nil, msg .. " on " .. tostring(where), en end
+    elseif en ~= E.ENOENT then
+      return nil, where, en
+    end
+  end
+  return true
+end
+
+--- Make paths read-only (linux.readonlyPaths): each is bound onto itself,
+-- read-only, with what is mounted below it.  Missing paths are skipped.
+function M.readonly(root, paths)
+  for _, path in ipairs(paths or {}) do
+    local fd, where, en = core.inroot.open(root, path)
+    if fd then
+      local ok, msg
+      ok, msg, en = core.inroot.bind(where, fd, "rec,ro,nosuid,nodev,noexec")
+      fd:close()
+      if not ok then return nil, msg .. " on " .. tostring(where), en end
+    elseif en ~= E.ENOENT then
+      return nil, where, en
+    end
+  end
+  return true
+end
+
+--- Set the container's namespaced sysctls (linux.sysctl: { ["net.ipv4.ip_forward"]
+-- = "1" }) through its own /proc inside root (before /proc/sys is made
+-- read-only): net.* are its network namespace's, kernel.shm* its IPC's.
+function M.sysctl(root, sysctl)
+  local keys = {}
+  for k in pairs(sysctl or {}) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    local path = "/proc/sys/" .. k:gsub("%.", "/")
+    local fd, where, en = core.inroot.open(root, path)
+    if not fd then return nil, ("sysctl %s: %s"):format(k, where), en end
+    fd:close()
+    local ok, msg
+    ok, msg, en = fs.write_file(where, tostring(sysctl[k]) .. "\n", "trunc")
+    if not ok then return nil, ("sysctl %s: %s"):format(k, msg), en end
+  end
+  return true
+end
+
 --- /dev/console: the terminal on stdin (with -t), bound over an empty
 -- file, so that ttyname() and `tty` find it inside the container.
 function M.mount_console(root)
