@@ -72,6 +72,7 @@ describe("confinement #priv", function()
     assert.equal("1234\n1\n/\n", out) -- a uid without an entry: HOME /
     out, err, code = run("-u", "nobody", "-e", "HOME=/h", "sh", "-c", "echo $HOME")
     assert.equal("/h\n", out, err)
+    assert.equal(0, code)
     local _
     _, err, code = run("-u", "nosuchuser", "true")
     assert.equal(125, code)
