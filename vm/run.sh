@@ -1,6 +1,6 @@
 #!/bin/sh
 # vm/run.sh [SPEC...]: boot the test VM (vm/make.sh) under qemu, run the
-# specs in it (default: the cgroup and workflow specs) on pure cgroup v2,
+# specs in it (default: the cgroup, workflow and confinement specs) on pure cgroup v2,
 # print the results; the last line is the specs' "N passed, N failed,
 # N skipped".
 #
@@ -37,7 +37,7 @@ qemu=${WBL_VM_QEMU:-qemu-system-x86_64}
 if [ -z "${WBL_VM_SKIP_MAKE:-}" ]; then
   sh vm/make.sh "$out" || exit 1
 fi
-specs=${*:-spec/unit/cgroup_spec.lua spec/priv/cgroup_spec.lua spec/priv/run_spec.lua}
+specs=${*:-spec/unit/cgroup_spec.lua spec/priv/cgroup_spec.lua spec/priv/run_spec.lua spec/priv/confine_spec.lua spec/priv/escape_spec.lua}
 echo "$specs" > "$out/specs"
 
 # The accelerator to try first, and why.
