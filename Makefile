@@ -5,7 +5,7 @@
 #                   lists (make check-deps), run every spec
 PREFIX  ?= /usr/local
 CC      ?= cc
-PKGS     = lua5.4 libmnl
+PKGS     = lua5.4 libmnl libseccomp
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -fPIC $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS))
@@ -21,14 +21,20 @@ BUSTED   = lua5.4 /usr/bin/busted
 # comes from one of these lists, or their dependencies, or an Essential
 # package: tools/check-deps.lua finds the calls and says which is missing.
 #   build: build-essential pkg-config lua5.4 liblua5.4-dev libmnl-dev
+#          libseccomp-dev; run: lua-dkjson (seccomp profiles in JSON)
 #   specs: lua-busted lua-check busybox-static (rootfs/make.sh); tmux (tty);
 #          iproute2 (ip), nftables (nft), iptables (WBL_NAT=iptables, its
 #          spec), curl (published ports, from the host)
 DEPS     = build-essential busybox-static curl iproute2 iptables libmnl-dev \
-           liblua5.4-dev lua-busted lua-check lua5.4 nftables pkg-config \
-           tmux
+           libseccomp-dev liblua5.4-dev lua-busted lua-check lua-dkjson \
+           lua5.4 nftables pkg-config tmux
 
-all: build/wbl build/lib/wbl/core.so
+all: build/wbl build/lib/wbl/core.so build/wbl-init
+
+# --init's PID 1 (init/wbl-init.c): static, so it runs in any image.
+build/wbl-init: init/wbl-init.c
+	@mkdir -p $(@D)
+	$(CC) -static -Os -std=gnu11 -Wall -Wextra -Werror -o $@ $<
 
 build/obj/%.o: core/%.c core/wbl.h
 	@mkdir -p $(@D)
@@ -41,7 +47,7 @@ build/wbl: build/obj/main.o $(CORE_OBJ)
 # The same core as a module for plain lua5.4 and busted: cpath build/lib/?.so
 build/lib/wbl/core.so: $(CORE_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -shared -o $@ $^ $(shell pkg-config --libs libmnl)
+	$(CC) $(LDFLAGS) -shared -o $@ $^ $(shell pkg-config --libs libmnl libseccomp)
 
 # Debian packages, installed once (the stamp remembers; a changed Makefile
 # may list more).
@@ -108,8 +114,9 @@ bench: bench-deps all rootfs check-deps
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/wbl \
-	  $(DESTDIR)$(PREFIX)/lib/lua/5.4/wbl
+	  $(DESTDIR)$(PREFIX)/lib/lua/5.4/wbl $(DESTDIR)$(PREFIX)/libexec/wbl
 	install -m 755 build/wbl $(DESTDIR)$(PREFIX)/bin/wbl
+	install -m 755 build/wbl-init $(DESTDIR)$(PREFIX)/libexec/wbl/wbl-init
 	install -m 644 build/lib/wbl/core.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/wbl/core.so
 	cp -r lua scripts $(DESTDIR)$(PREFIX)/share/wbl/
 

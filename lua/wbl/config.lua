@@ -40,4 +40,16 @@ function M.default_rootfs()
   return os.getenv("WBL_ROOTFS") or (M.home .. "/rootfs/busybox")
 end
 
+--- --init's PID 1: WBL_INIT, or the one built next to wbl (build/), or
+-- the installed one (PREFIX/libexec/wbl, home being PREFIX/share/wbl).
+function M.init_binary()
+  local env = os.getenv("WBL_INIT")
+  if env and env ~= "" then return env end
+  local fs = require("wbl.core").fs
+  for _, p in ipairs { M.home .. "/build/wbl-init", M.home .. "/../../libexec/wbl/wbl-init" } do
+    if fs.stat(p) then return p end
+  end
+  return M.home .. "/build/wbl-init"
+end
+
 return M

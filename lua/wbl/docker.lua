@@ -10,6 +10,7 @@
 local args = require "wbl.args"
 local spec = require "wbl.spec"
 local config = require "wbl.config"
+local capabilities = require "wbl.caps"
 local E = require("wbl.core").errno
 
 local check = args.check
@@ -187,19 +188,21 @@ M.options = {
     help = "a resource limit (nofile=1024:4096)" },
   { nil, "sysctl", arg = "KEY=VALUE", list = true, check = check.sysctl,
     help = "a namespaced sysctl (net.*, kernel.shm*, ...)" },
+  { nil, "init", help = "a tiny PID 1 (wbl-init) that passes signals on and reaps zombies" },
 }
 
 -- Confinement: docker's defaults, then what the options loosen or add.
 local function confinement(s, o)
   local p = s.process
-  -- Capabilities: the default 14, --cap-add, --cap-drop (ALL: all of them).
-  local caps, all = {}, spec.all_capabilities
+  -- Capabilities: the default 14, --cap-add, --cap-drop (ALL: all of them
+  -- that wbl itself still has: it cannot give one it lost; podman's rule).
+  local caps, all = {}, capabilities.bounding()
   local function set(list, on) for _, n in ipairs(list) do caps[n] = on end end
   set(o.privileged and all or spec.default_capabilities, true)
   for _, n in ipairs(o.cap_add or {}) do set(n == "ALL" and all or { n }, true) end
   for _, n in ipairs(o.cap_drop or {}) do set(n == "ALL" and all or { n }, nil) end
   local names = {}
-  for _, n in ipairs(all) do if caps[n] then names[#names + 1] = n end end
+  for _, n in ipairs(spec.all_capabilities) do if caps[n] then names[#names + 1] = n end end
   p.capabilities = spec.capability_sets(names)
   -- Security options.
   local seccomp, unconfined_paths = not o.privileged and "default" or nil, o.privileged
@@ -303,6 +306,13 @@ function M.spec(o, argv, id)
     return nil, ("-p needs a bridge network (not --network %s)"):format(mode), E.EINVAL
   end
   confinement(s, o)
+  -- --init: wbl-init, bound in read-only, is PID 1 and runs the command.
+  if o.init then
+    s.mounts[#s.mounts + 1] = { destination = "/dev/init", type = "bind", source = config.init_binary(),
+                                options = { "ro", "nosuid" } }
+    table.insert(p.args, 1, "--")
+    table.insert(p.args, 1, "/dev/init")
+  end
   if mode == "host" then
     for i = #s.linux.namespaces, 1, -1 do
       if s.linux.namespaces[i].type == "network" then table.remove(s.linux.namespaces, i) end

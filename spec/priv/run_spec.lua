@@ -213,4 +213,18 @@ describe("scripts/run.lua #priv", function()
     end
     assert.same({}, H.containers())
   end)
+  H.it_priv("--init: wbl-init is PID 1, read-only; signals reach the command; its status is wbl's", function()
+    local out, err, code = H.run { "--rm", "--network", "none", "--init", "sh", "-c",
+      "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$; (echo x > /dev/init) 2>&1 | grep -o Read-only; " ..
+      "exit 3" }
+    assert.equal(3, code, err)
+    assert.equal("/dev/init -- sh -c", out:match("^[^\n]*"):sub(1, 18))
+    assert.matches("\n2\nRead%-only\n$", out) -- the command is PID 2
+    -- SIGTERM to wbl: passed to PID 1, which passes it to the command
+    -- (sleep as PID 1 itself would ignore it: no handler, as the kernel has it)
+    local job = H.start { "--rm", "--network", "none", "--init", "sh", "-c", "echo up; exec sleep 30" }
+    assert.equal("up", H.read_line(job))
+    assert(core.proc.kill(job.pid, "SIGTERM"))
+    assert.equal(143, H.wait(job))
+  end)
 end)
