@@ -60,6 +60,7 @@ char **wbl_checkenv(lua_State *L, int arg);
  * in the family's own file in core/.  A new family is one line here plus
  * its file (which the Makefile's CORE_SRC must list). */
 #define WBL_FAMILIES(X)                                                      \
+  X(caps)                                                                    \
   X(fd)                                                                      \
   X(fs)                                                                      \
   X(inroot)                                                                  \
