@@ -16,6 +16,7 @@ step("network " .. s.wbl.network, wbl.net.check(s))
 -- The image's layers (a tarball is imported into the store, once).
 c.lowers = step((s.wbl.image and "image " .. s.wbl.image or "rootfs " .. s.root.path), wbl.image.lowers(s))
 local limits, cg_id = step("cgroup limits", wbl.cgroup.limits(s))
+c._hooks = step("--hook", wbl.hooks.load(s.wbl.hooks))
 
 -- What containers killed before us left (their wbl is gone).
 wbl.container.reap(nil, function(id, ok, msg)
@@ -24,6 +25,7 @@ end)
 
 -- The state directory: from here on, destroy undoes what was made.
 step("state", wbl.state.create(c))
+step("hook created", wbl.hooks.run(c, "created"))
 
 -- The container's write layer (upper, work, and root, where init.lua
 -- mounts the overlay) in the store; volumes' missing host directories.
@@ -45,7 +47,9 @@ step("/etc files", wbl.net.etc_files(c))
 local init = step("load init.lua", loadfile(here .. "/init.lua"))
 local tail = step("load process.lua", loadfile(here .. "/process.lua"))
 step("clone", wbl.container.clone(c, function() return init(c, tail) end))
+step("hook cloned", wbl.hooks.run(c, "cloned"))
 
 -- Its veth (the other end is made in its namespace as eth0), and -p.
 step("veth into " .. c.pid, wbl.net.veth(c, c.pid))
 step("-p", wbl.net.publish(c))
+step("hook network", wbl.hooks.run(c, "network"))

@@ -9,7 +9,9 @@ local wbl = require "wbl"
 local c, tail = ...
 -- Load every module before pivot_root: after it, the host's files
 -- (this library among them) are out of reach.
-for _, m in ipairs { "rootfs", "net", "overlay", "cgroup", "proc", "spec", "users", "caps" } do local _ = wbl[m] end
+for _, m in ipairs { "rootfs", "net", "overlay", "cgroup", "proc", "spec", "users", "caps", "hooks" } do
+  local _ = wbl[m]
+end
 local step, rootfs, net, overlay, cgroup = wbl.step, wbl.rootfs, wbl.net, wbl.overlay, wbl.cgroup
 local s = c.spec
 
@@ -35,6 +37,9 @@ step("read-only paths", rootfs.readonly(c.root, s.linux.readonlyPaths))
 if s.process.terminal then step("mount /dev/console", rootfs.mount_console(c.root)) end
 if s.root.readonly then step("read-only root", overlay.read_only(c.root)) end
 
+step("hook root", wbl.hooks.run(c, "root"))
+step("hook pivot", wbl.hooks.run(c, "pivot"))
+
 -- Into the root; the host's root is detached.
 step("pivot_root " .. c.root, rootfs.pivot(c.root))
 
@@ -45,4 +50,4 @@ if c.net then step("eth0", net.configure(c.net)) end
 if not s.wbl.interactive then step("stdin", rootfs.stdin_null()) end
 
 -- The process: who it is, what it may do, exec (process.lua).
-tail(s)
+tail(s, nil, c)

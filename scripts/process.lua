@@ -12,7 +12,7 @@
 --
 --   tail(s[, p])   (loaded before pivot_root: after it the host's files are gone)
 local wbl = require "wbl"
-local s, p = ...
+local s, p, c = ...
 p = p or s.process
 local step, proc = wbl.step, wbl.proc
 
@@ -25,6 +25,8 @@ end
 step("user " .. p.user.uid .. ":" .. p.user.gid, proc.set_user(p.user))
 step("capabilities", wbl.caps.apply(p.capabilities, p.user))
 if p.noNewPrivileges then step("no_new_privs", proc.no_new_privs()) end
+
+if c then step("hook exec", wbl.hooks.run(c, "exec")) end
 
 -- Become the command (127: not found, 126: not runnable).
 step("exec " .. p.args[1], proc.exec(p.args, p.env))

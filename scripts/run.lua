@@ -43,7 +43,9 @@ local c = wbl.container.new(spec, id)
 local ok, status = xpcall(function()
   step("load create.lua", loadfile(here .. "/create.lua"))(c, here)
   step("start", wbl.container.start(c))
-  return step("wait", wbl.container.wait(c))
+  local status = step("wait", wbl.container.wait(c))
+  step("hook exited", wbl.hooks.run(c, "exited"))
+  return status
 end, wbl.handler)
 if not ok then io.stderr:write("wbl: ", wbl.describe(status), "\n") end
 

@@ -131,6 +131,13 @@ function check.device(v)
   return { host = host, path = path, access = access }
 end
 
+--- --hook FILE.lua: a path (made absolute: the hooks run after chdirs).
+function check.abspath_or_relative(v)
+  if v == "" then return nil, "expected a file" end
+  if v:sub(1, 1) ~= "/" then v = require("wbl.core").fs.getcwd() .. "/" .. v end
+  return v
+end
+
 --- The options of scripts/run.lua, docker's names (wbl.args's format).
 M.options = {
   { "h", "help", help = "print this help and exit" },
@@ -189,6 +196,8 @@ M.options = {
   { nil, "sysctl", arg = "KEY=VALUE", list = true, check = check.sysctl,
     help = "a namespaced sysctl (net.*, kernel.shm*, ...)" },
   { nil, "init", help = "a tiny PID 1 (wbl-init) that passes signals on and reaps zombies" },
+  { nil, "hook", arg = "FILE.lua", list = true, check = check.abspath_or_relative,
+    help = "Lua functions run at named steps (README: Hooks)" },
 }
 
 -- Confinement: docker's defaults, then what the options loosen or add.
@@ -306,6 +315,7 @@ function M.spec(o, argv, id)
     return nil, ("-p needs a bridge network (not --network %s)"):format(mode), E.EINVAL
   end
   confinement(s, o)
+  s.wbl.hooks = o.hook or {}
   -- --init: wbl-init, bound in read-only, is PID 1 and runs the command.
   if o.init then
     s.mounts[#s.mounts + 1] = { destination = "/dev/init", type = "bind", source = config.init_binary(),

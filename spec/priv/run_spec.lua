@@ -227,4 +227,33 @@ describe("scripts/run.lua #priv", function()
     assert(core.proc.kill(job.pid, "SIGTERM"))
     assert.equal(143, H.wait(job))
   end)
+  H.it_priv("--hook: Lua functions at named steps, host and container side, in order", function()
+    local dir = H.tmpdir()
+    finally(function() require("wbl.util").rm_rf(dir) end)
+    local log = dir .. "/log"
+    assert(fs.write_file(dir .. "/order.lua", ([[
+      -- opened once, on the host: the container side, after pivot_root,
+      -- still writes through it (a hook's upvalues come along)
+      local f = assert(io.open(%q, "a"))
+      f:setvbuf("no")
+      local function mark(p) return function() f:write(p, " \n") end end
+      local h = {}
+      for _, p in ipairs { "created", "cloned", "network", "root", "pivot", "exec", "exited" } do h[p] = mark(p) end
+      return h
+    ]]):format(log)))
+    local out, err, code = H.run { "--rm", "--network", "none", "--hook", dir .. "/order.lua",
+      "--hook", H.top .. "/examples/hooks/motd.lua", "--hostname", "hooked", "cat", "/etc/motd" }
+    assert.equal(0, code, err)
+    assert.equal("welcome to hooked\n", out) -- written into the root by a hook
+    local order = {}
+    for p in fs.read_file(log):gmatch("(%a+) \n") do order[#order + 1] = p end
+    assert.same({ "created", "cloned", "network", "root", "pivot", "exec", "exited" }, order)
+    -- A failing hook stops the container: 125, naming the hook and its step.
+    assert(fs.write_file(dir .. "/bad.lua", 'return { pivot = function() error("no thanks", 0) end }'))
+    out, err, code = H.run { "--rm", "--network", "none", "--hook", dir .. "/bad.lua", "echo", "ran" }
+    assert.equal(125, code)
+    assert.equal("", out)
+    assert.matches("hook pivot: hook " .. dir .. "/bad.lua: no thanks", err, 1, true)
+    assert.same({}, H.containers())
+  end)
 end)
