@@ -69,7 +69,8 @@ char **wbl_checkenv(lua_State *L, int arg);
   X(nl)                                                                      \
   X(ns)                                                                      \
   X(overlay)                                                                 \
-  X(proc)
+  X(proc)                                                                    \
+  X(seccomp)
 
 #define WBL_DECLARE_OPEN(name) int wbl_open_##name(lua_State *L);
 WBL_FAMILIES(WBL_DECLARE_OPEN)

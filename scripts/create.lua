@@ -13,6 +13,7 @@ local step, s = wbl.step, c.spec
 -- Checks that make nothing.
 if s.process.terminal then step("-t", wbl.container.check_tty()) end
 step("network " .. s.wbl.network, wbl.net.check(s))
+step("seccomp profile", wbl.seccomp.resolve(s))
 -- The image's layers (a tarball is imported into the store, once).
 c.lowers = step((s.wbl.image and "image " .. s.wbl.image or "rootfs " .. s.root.path), wbl.image.lowers(s))
 local limits, cg_id = step("cgroup limits", wbl.cgroup.limits(s))

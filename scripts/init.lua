@@ -9,7 +9,7 @@ local wbl = require "wbl"
 local c, tail = ...
 -- Load every module before pivot_root: after it, the host's files
 -- (this library among them) are out of reach.
-for _, m in ipairs { "rootfs", "net", "overlay", "cgroup", "proc", "spec", "users", "caps", "hooks" } do
+for _, m in ipairs { "rootfs", "net", "overlay", "cgroup", "proc", "spec", "users", "caps", "hooks", "seccomp" } do
   local _ = wbl[m]
 end
 local step, rootfs, net, overlay, cgroup = wbl.step, wbl.rootfs, wbl.net, wbl.overlay, wbl.cgroup

@@ -19,12 +19,14 @@ local step, proc = wbl.step, wbl.proc
 step("workdir " .. p.cwd, wbl.rootfs.workdir(p.cwd))
 step("rlimits", proc.set_rlimits(p.rlimits))
 step("capability bounding set", wbl.caps.drop_bounding(p.capabilities))
+if not p.noNewPrivileges then step("seccomp", wbl.seccomp.load(s.linux.seccomp)) end
 if s.wbl and (s.wbl.user or #(s.wbl.group_add or {}) > 0) then -- -u, --group-add: the image's names
   step("user " .. (s.wbl.user or ""), wbl.users.resolve(p, s.wbl.user, s.wbl.group_add, s.wbl.keep_home))
 end
 step("user " .. p.user.uid .. ":" .. p.user.gid, proc.set_user(p.user))
 step("capabilities", wbl.caps.apply(p.capabilities, p.user))
 if p.noNewPrivileges then step("no_new_privs", proc.no_new_privs()) end
+if p.noNewPrivileges then step("seccomp", wbl.seccomp.load(s.linux.seccomp)) end
 
 if c then step("hook exec", wbl.hooks.run(c, "exec")) end
 

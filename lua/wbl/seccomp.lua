@@ -1,0 +1,228 @@
+--- Seccomp: which syscalls a container's process may make.  The profile
+-- is the OCI runtime spec's linux.seccomp (defaultAction, defaultErrnoRet,
+-- architectures, flags, syscalls = { { names, action, errnoRet, args } }),
+-- made on the host when the container is created (resolve: from
+-- s.wbl.seccomp, docker's --security-opt seccomp=...) and loaded by the
+-- process itself as one of its last steps (load, scripts/process.lua).
+--
+-- The default is docker's profile (wbl.seccomp_default, in docker's own
+-- format); a file in that format (or podman's) is converted the way
+-- docker does it: rules kept or dropped by the capabilities, architecture
+-- and kernel they name (includes/excludes).
+local core = require "wbl.core"
+local E = core.errno
+
+local M = {}
+
+-- What the core takes; checked here too, so that a bad profile file is
+-- refused when the container is created, not when its process starts.
+local actions = { SCMP_ACT_KILL = true, SCMP_ACT_KILL_THREAD = true, SCMP_ACT_KILL_PROCESS = true,
+                  SCMP_ACT_TRAP = true, SCMP_ACT_ERRNO = true, SCMP_ACT_TRACE = true,
+                  SCMP_ACT_ALLOW = true, SCMP_ACT_LOG = true }
+local ops = { SCMP_CMP_NE = true, SCMP_CMP_LT = true, SCMP_CMP_LE = true, SCMP_CMP_EQ = true,
+              SCMP_CMP_GE = true, SCMP_CMP_GT = true, SCMP_CMP_MASKED_EQ = true }
+local flags = { SECCOMP_FILTER_FLAG_LOG = true, SECCOMP_FILTER_FLAG_SPEC_ALLOW = true }
+
+--- OCI architecture -> the name docker's includes/excludes.arches use
+-- (Go's, mostly).
+M.docker_arch = {
+  SCMP_ARCH_X86 = "x86", SCMP_ARCH_X86_64 = "amd64", SCMP_ARCH_X32 = "x32", SCMP_ARCH_ARM = "arm",
+  SCMP_ARCH_AARCH64 = "arm64", SCMP_ARCH_MIPS = "mips", SCMP_ARCH_MIPS64 = "mips64",
+  SCMP_ARCH_MIPS64N32 = "mips64n32", SCMP_ARCH_MIPSEL = "mipsle", SCMP_ARCH_MIPSEL64 = "mipsel64",
+  SCMP_ARCH_MIPSEL64N32 = "mipsel64n32", SCMP_ARCH_PPC = "ppc", SCMP_ARCH_PPC64 = "ppc64",
+  SCMP_ARCH_PPC64LE = "ppc64le", SCMP_ARCH_S390 = "s390", SCMP_ARCH_S390X = "s390x",
+  SCMP_ARCH_PARISC = "parisc", SCMP_ARCH_PARISC64 = "parisc64", SCMP_ARCH_RISCV64 = "riscv64",
+}
+
+--- This system: { arch = "SCMP_ARCH_X86_64", kernel = "6.1.0-18-amd64" }.
+function M.host()
+  local arch = core.seccomp.native()
+  local release = core.fs.read_file("/proc/sys/kernel/osrelease") or ""
+  return { arch = arch, kernel = release:match("^%S*") }
+end
+
+-- Is kernel release `have` ("6.1.0-18-amd64") at least `want` ("4.8")?
+local function kernel_at_least(have, want)
+  local h, w = {}, {}
+  for n in tostring(have):gmatch("%d+") do h[#h + 1] = tonumber(n) if #h == 3 then break end end
+  for n in tostring(want):gmatch("%d+") do w[#w + 1] = tonumber(n) end
+  for i = 1, math.max(#w, 1) do
+    local a, b = h[i] or 0, w[i] or 0
+    if a ~= b then return a > b end
+  end
+  return true
+end
+
+local function set_of(list)
+  local set = {}
+  for _, v in ipairs(list or {}) do set[v] = true end
+  return set
+end
+
+local function any_in(list, set)
+  for _, v in ipairs(list or {}) do if set[v] then return true end end
+  return false
+end
+
+local function all_in(list, set)
+  for _, v in ipairs(list or {}) do if not set[v] then return false end end
+  return true
+end
+
+-- Check one action (and its errno) of a profile; the field named.
+local function check_action(action, errno_ret, field)
+  if type(action) ~= "string" or not actions[action] then
+    return nil, ("%s: unknown action %s"):format(field, tostring(action))
+  end
+  if errno_ret ~= nil and (math.type(errno_ret) ~= "integer" or errno_ret < 0 or errno_ret > 0xffff) then
+    return nil, ("%s: errno %s is not an errno number"):format(field, tostring(errno_ret))
+  end
+  return true
+end
+
+local function copy_args(args, field)
+  if args == nil then return nil end
+  if type(args) ~= "table" or #args > 6 then return nil, field .. ": not a list of at most 6 conditions" end
+  local out = {}
+  for i, a in ipairs(args) do
+    local f = ("%s[%d]"):format(field, i)
+    if type(a) ~= "table" then return nil, f .. ": not an object" end
+    if math.type(a.index) ~= "integer" or a.index < 0 or a.index > 5 then
+      return nil, f .. ".index: must be 0 to 5"
+    end
+    if not ops[a.op] then return nil, ("%s.op: unknown operator %s"):format(f, tostring(a.op)) end
+    for _, k in ipairs { "value", "valueTwo" } do
+      if a[k] ~= nil and type(a[k]) ~= "number" then return nil, ("%s.%s: not a number"):format(f, k) end
+    end
+    out[i] = { index = a.index, value = a.value or 0, valueTwo = a.valueTwo or 0, op = a.op }
+  end
+  return out
+end
+
+--- Docker's (and podman's) profile format -> the OCI profile for a
+-- process with these capabilities (its bounding set: what it could ever
+-- get back, as docker checks), on this system (or opts.arch, an OCI
+-- architecture name, and opts.kernel, a release).  Rules are dropped by
+-- excludes (any cap the process has, its arch, a kernel at least
+-- minKernel) and kept only by matching includes (every cap, its arch, a
+-- kernel at least minKernel); of archMap, the entry of the native
+-- architecture gives the architectures.
+-- @return the profile, or nil, message naming the field
+function M.from_docker(j, capabilities, opts)
+  if type(j) ~= "table" then return nil, "not a JSON object" end
+  opts = opts or {}
+  local host = (opts.arch and opts.kernel) and opts or M.host()
+  local arch, kernel = opts.arch or host.arch, opts.kernel or host.kernel
+  local darch, have = M.docker_arch[arch], set_of(capabilities)
+  local ok, msg = check_action(j.defaultAction, j.defaultErrnoRet, "defaultAction")
+  if not ok then return nil, msg end
+  local p = { defaultAction = j.defaultAction, defaultErrnoRet = j.defaultErrnoRet, architectures = {},
+              syscalls = {} }
+
+  if j.architectures and #j.architectures > 0 and j.archMap and #j.archMap > 0 then
+    return nil, "architectures and archMap: give one, not both"
+  end
+  for _, a in ipairs(j.architectures or {}) do p.architectures[#p.architectures + 1] = a end
+  for _, m in ipairs(j.archMap or {}) do
+    if m.architecture == arch then
+      p.architectures[#p.architectures + 1] = m.architecture
+      for _, a in ipairs(m.subArchitectures or {}) do p.architectures[#p.architectures + 1] = a end
+    end
+  end
+  for i, a in ipairs(p.architectures) do
+    if not M.docker_arch[a] then return nil, ("architectures[%d]: unknown architecture %s"):format(i, tostring(a)) end
+  end
+  if j.flags then
+    p.flags = {}
+    for i, f in ipairs(j.flags) do
+      if not flags[f] then return nil, ("flags[%d]: unknown flag %s"):format(i, tostring(f)) end
+      p.flags[i] = f
+    end
+  end
+  if j.listenerPath and j.listenerPath ~= "" then return nil, "listenerPath: SCMP_ACT_NOTIFY is not supported" end
+
+  for i, call in ipairs(j.syscalls or {}) do
+    local field = ("syscalls[%d]"):format(i)
+    if type(call) ~= "table" then return nil, field .. ": not an object" end
+    local names = call.names
+    if call.name and call.name ~= "" then
+      if names and #names > 0 then return nil, field .. ": name and names: give one, not both" end
+      names = { call.name }
+    end
+    if type(names) ~= "table" or #names == 0 then return nil, field .. ".names: no syscall named" end
+    for k, n in ipairs(names) do
+      if type(n) ~= "string" then return nil, ("%s.names[%d]: not a string"):format(field, k) end
+    end
+    ok, msg = check_action(call.action, call.errnoRet, field .. ".action")
+    if not ok then return nil, msg end
+    local args, why = copy_args(call.args, field .. ".args")
+    if call.args ~= nil and not args then return nil, why end
+    local ex, inc, keep = call.excludes or {}, call.includes or {}, true
+    if any_in(ex.arches, { [darch or ""] = true }) or any_in(ex.caps, have)
+      or (ex.minKernel and ex.minKernel ~= "" and kernel_at_least(kernel, ex.minKernel)) then
+      keep = false
+    end
+    if (inc.arches and #inc.arches > 0 and not any_in(inc.arches, { [darch or ""] = true }))
+      or not all_in(inc.caps, have)
+      or (inc.minKernel and inc.minKernel ~= "" and not kernel_at_least(kernel, inc.minKernel)) then
+      keep = false
+    end
+    if keep then
+      p.syscalls[#p.syscalls + 1] = { names = table.move(names, 1, #names, 1, {}), action = call.action,
+                                      errnoRet = call.errnoRet, args = args }
+    end
+  end
+  return p
+end
+
+--- The default profile (docker's, wbl.seccomp_default) for a process
+-- with these capabilities (opts: as from_docker's).
+function M.default(capabilities, opts)
+  return assert(M.from_docker(require "wbl.seccomp_default", capabilities, opts))
+end
+
+--- Read a profile file in docker's JSON format and convert it.
+-- @return the profile, or nil, message, errno
+function M.read(path, capabilities, opts)
+  local text, msg, en = core.fs.read_file(path)
+  if not text then return nil, msg, en end
+  local json = require "dkjson"
+  local j, _, err = json.decode(text, 1, nil)
+  if err then return nil, "not JSON: " .. err, E.EINVAL end
+  local p, why = M.from_docker(j, capabilities, opts)
+  if not p then return nil, why, E.EINVAL end
+  return p
+end
+
+--- Host side, before anything is made: the profile s.wbl.seccomp asks
+-- for into s.linux.seccomp.  "default": docker's, for the process's
+-- capabilities; a path: that file (docker's format); nil: whatever the
+-- front end put in linux.seccomp (none, for the docker front end's
+-- seccomp=unconfined and --privileged; config.json's own, for an OCI one).
+-- @return true, or nil, "seccomp profile FILE: why", errno
+function M.resolve(s)
+  local want = s.wbl and s.wbl.seccomp
+  if want == nil then return true end
+  local caps = s.process.capabilities and (s.process.capabilities.bounding or s.process.capabilities.effective)
+  if want == "default" then
+    s.linux.seccomp = M.default(caps or {})
+    return true
+  end
+  local p, msg, en = M.read(want, caps or {})
+  if not p then return nil, ("seccomp profile %s: %s"):format(want, msg), en end
+  s.linux.seccomp = p
+  return true
+end
+
+--- Container side: load the profile into this process (and so into
+-- everything it execs); nil: unconfined, nothing to do.  Needs
+-- CAP_SYS_ADMIN or no_new_privs (scripts/process.lua picks the moment).
+function M.load(profile)
+  if profile == nil then return true end
+  return core.seccomp.load(profile)
+end
+
+--- This process's seccomp mode: 0 none, 1 strict, 2 filter.
+function M.mode() return core.seccomp.mode() end
+
+return M

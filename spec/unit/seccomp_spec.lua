@@ -1,0 +1,304 @@
+-- wbl.seccomp without privilege: docker's format to the OCI profile
+-- (from_docker, default), resolve, and wbl.core.seccomp in a child that
+-- sets no_new_privs (which any process may do) before it loads a filter.
+local core = require "wbl.core"
+local seccomp = require "wbl.seccomp"
+local spec = require "wbl.spec"
+local E = core.errno
+
+local amd64 = { arch = "SCMP_ARCH_X86_64", kernel = "6.1.0-18-amd64" }
+
+-- The names a profile allows unconditionally (no args), as a set, and its
+-- rules by name.
+local function allowed(p)
+  local set, rules = {}, {}
+  for _, r in ipairs(p.syscalls) do
+    for _, n in ipairs(r.names) do
+      if r.action == "SCMP_ACT_ALLOW" and not r.args then set[n] = true end
+      rules[n] = rules[n] or {}
+      table.insert(rules[n], r)
+    end
+  end
+  return set, rules
+end
+
+local never = { "keyctl", "add_key", "request_key", "kexec_load", "kexec_file_load", "pivot_root", "swapon",
+                "swapoff", "io_uring_setup", "io_uring_enter", "userfaultfd", "uselib", "nfsservctl" }
+local admin = { "mount", "umount2", "unshare", "setns", "bpf", "perf_event_open", "fsopen", "move_mount",
+                "open_tree", "sethostname", "lsm_set_self_attr" }
+
+describe("wbl.seccomp.default #unit", function()
+  it("is an allow-list: EPERM for the rest, the native architecture and its 32-bit ones", function()
+    local p = seccomp.default(spec.default_capabilities, amd64)
+    assert.equal("SCMP_ACT_ERRNO", p.defaultAction)
+    assert.equal(E.EPERM, p.defaultErrnoRet)
+    assert.same({ "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32" }, p.architectures)
+    local ok = allowed(p)
+    -- what wbl itself needs after loading it: the user, capabilities, exec
+    for _, n in ipairs { "read", "write", "openat", "mmap", "execve", "setuid", "setgid", "setgroups", "capset",
+                         "prctl", "exit_group", "rt_sigprocmask", "wait4", "fork", "getdents64",
+                         "arch_prctl", "modify_ldt", "chroot", "ptrace" } do
+      assert.is_true(ok[n], n)
+    end
+    for _, n in ipairs(never) do assert.is_nil(ok[n], n) end
+    for _, n in ipairs(admin) do assert.is_nil(ok[n], n) end
+    for _, n in ipairs { "init_module", "reboot", "open_by_handle_at", "acct", "clock_settime", "iopl",
+                         "syslog", "vhangup", "mbind", "kcmp" } do
+      assert.is_nil(ok[n], n)
+    end
+  end)
+
+  it("without CAP_SYS_ADMIN: clone without namespace flags only, clone3 ENOSYS", function()
+    local _, rules = allowed(seccomp.default(spec.default_capabilities, amd64))
+    assert.same({ { names = { "clone" }, action = "SCMP_ACT_ALLOW",
+                    args = { { index = 0, value = 0x7e020000, valueTwo = 0, op = "SCMP_CMP_MASKED_EQ" } } } },
+                rules.clone)
+    assert.same({ { names = { "clone3" }, action = "SCMP_ACT_ERRNO", errnoRet = E.ENOSYS } }, rules.clone3)
+  end)
+
+  it("socket: any family but AF_ALG (38) and AF_VSOCK (40), in three rules", function()
+    local _, rules = allowed(seccomp.default(spec.default_capabilities, amd64))
+    local conds = {}
+    for _, r in ipairs(rules.socket) do conds[#conds + 1] = r.args[1].op .. " " .. r.args[1].value end
+    assert.same({ "SCMP_CMP_LT 38", "SCMP_CMP_EQ 39", "SCMP_CMP_GT 40" }, conds)
+  end)
+
+  it("each capability opens its syscalls (docker's includes.caps)", function()
+    local function with(cap) return (allowed(seccomp.default({ cap }, amd64))) end
+    local a = with("CAP_SYS_ADMIN")
+    for _, n in ipairs(admin) do assert.is_true(a[n], n) end
+    assert.is_true(a.clone)
+    assert.is_true(a.clone3)
+    for _, n in ipairs(never) do assert.is_nil(a[n], n) end
+    assert.is_true(with("CAP_SYS_MODULE").init_module)
+    assert.is_true(with("CAP_SYS_MODULE").finit_module)
+    assert.is_true(with("CAP_SYS_BOOT").reboot)
+    assert.is_true(with("CAP_BPF").bpf)
+    assert.is_nil(with("CAP_BPF").mount)
+    assert.is_true(with("CAP_PERFMON").perf_event_open)
+    assert.is_true(with("CAP_DAC_READ_SEARCH").open_by_handle_at)
+    assert.is_true(with("CAP_SYS_TIME").clock_settime)
+    assert.is_true(with("CAP_SYS_PTRACE").process_madvise)
+    assert.is_nil(with("CAP_SYS_PTRACE").kexec_load)
+  end)
+
+  it("every capability (--privileged with a profile): only the never-allowed stay out", function()
+    local ok = allowed(seccomp.default(spec.all_capabilities, amd64))
+    for _, n in ipairs(never) do assert.is_nil(ok[n], n) end
+    for _, n in ipairs { "mount", "init_module", "reboot", "bpf", "chroot", "acct", "vhangup" } do
+      assert.is_true(ok[n], n)
+    end
+  end)
+
+  it("ptrace needs kernel 4.8 (or CAP_SYS_PTRACE); each architecture gets its own calls", function()
+    assert.is_nil(allowed(seccomp.default({}, { arch = "SCMP_ARCH_X86_64", kernel = "4.4.0" })).ptrace)
+    assert.is_true(allowed(seccomp.default({}, { arch = "SCMP_ARCH_X86_64", kernel = "4.8" })).ptrace)
+    local old = { arch = "SCMP_ARCH_X86_64", kernel = "3.10" }
+    assert.is_true(allowed(seccomp.default({ "CAP_SYS_PTRACE" }, old)).ptrace)
+    local arm = seccomp.default({}, { arch = "SCMP_ARCH_AARCH64", kernel = "6.1" })
+    assert.same({ "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM" }, arm.architectures)
+    local ok = allowed(arm)
+    assert.is_nil(ok.arch_prctl)
+    assert.is_true(ok.set_tls)
+    local s390 = select(2, allowed(seccomp.default({}, { arch = "SCMP_ARCH_S390X", kernel = "6.1" })))
+    assert.equal(1, #s390.clone)
+    assert.equal(1, s390.clone[1].args[1].index) -- s390's clone has its flags second
+  end)
+
+  it("leaves the data it was made from as it was", function()
+    local data = require "wbl.seccomp_default"
+    local n = #data.syscalls
+    local p = seccomp.default({}, amd64)
+    p.syscalls[1].names[1] = "changed"
+    assert.equal(n, #data.syscalls)
+    assert.equal("accept", data.syscalls[1].names[1])
+    assert.is_nil(data.syscalls[1].includes)
+  end)
+end)
+
+describe("wbl.seccomp.from_docker #unit", function()
+  local function conv(j, caps, opts) return seccomp.from_docker(j, caps or {}, opts or amd64) end
+
+  it("takes name or names, architectures or the native archMap entry", function()
+    local p = assert(conv { defaultAction = "SCMP_ACT_ALLOW", architectures = { "SCMP_ARCH_X86" },
+      syscalls = { { name = "getpid", action = "SCMP_ACT_ERRNO", errnoRet = 95 },
+                   { names = { "mkdir", "mkdirat" }, action = "SCMP_ACT_LOG" } } })
+    assert.same({ defaultAction = "SCMP_ACT_ALLOW", architectures = { "SCMP_ARCH_X86" }, syscalls = {
+      { names = { "getpid" }, action = "SCMP_ACT_ERRNO", errnoRet = 95 },
+      { names = { "mkdir", "mkdirat" }, action = "SCMP_ACT_LOG" } } }, p)
+    p = assert(conv { defaultAction = "SCMP_ACT_ALLOW",
+      archMap = { { architecture = "SCMP_ARCH_AARCH64", subArchitectures = { "SCMP_ARCH_ARM" } },
+                  { architecture = "SCMP_ARCH_X86_64", subArchitectures = { "SCMP_ARCH_X86" } } } })
+    assert.same({ "SCMP_ARCH_X86_64", "SCMP_ARCH_X86" }, p.architectures)
+  end)
+
+  it("includes: every cap, the arch, minKernel; excludes: any cap, the arch, minKernel", function()
+    local j = { defaultAction = "SCMP_ACT_ERRNO", syscalls = {
+      { names = { "a" }, action = "SCMP_ACT_ALLOW", includes = { caps = { "CAP_X", "CAP_Y" } } },
+      { names = { "b" }, action = "SCMP_ACT_ALLOW", excludes = { caps = { "CAP_X", "CAP_Z" } } },
+      { names = { "c" }, action = "SCMP_ACT_ALLOW", includes = { arches = { "arm64", "amd64" } } },
+      { names = { "d" }, action = "SCMP_ACT_ALLOW", excludes = { arches = { "amd64" } } },
+      { names = { "e" }, action = "SCMP_ACT_ALLOW", includes = { minKernel = "5.10" } },
+      { names = { "f" }, action = "SCMP_ACT_ALLOW", excludes = { minKernel = "5.10" } },
+    } }
+    local function names(caps, opts)
+      local out = {}
+      for _, r in ipairs(assert(conv(j, caps, opts)).syscalls) do out[#out + 1] = r.names[1] end
+      return table.concat(out)
+    end
+    assert.equal("bce", names({}))
+    assert.equal("bce", names({ "CAP_Y" }))
+    assert.equal("ace", names({ "CAP_X", "CAP_Y" }))
+    assert.equal("bcdf", names({}, { arch = "SCMP_ARCH_AARCH64", kernel = "5.4.0" }))
+    assert.equal("bde", names({}, { arch = "SCMP_ARCH_PPC64LE", kernel = "5.10.0-rc1" }))
+  end)
+
+  it("keeps args (value, valueTwo default 0) and flags", function()
+    local p = assert(conv { defaultAction = "SCMP_ACT_ALLOW", flags = { "SECCOMP_FILTER_FLAG_LOG" },
+      syscalls = { { names = { "x" }, action = "SCMP_ACT_ERRNO",
+                     args = { { index = 1, value = 7, op = "SCMP_CMP_MASKED_EQ" } } } } })
+    assert.same({ "SECCOMP_FILTER_FLAG_LOG" }, p.flags)
+    assert.same({ { index = 1, value = 7, valueTwo = 0, op = "SCMP_CMP_MASKED_EQ" } }, p.syscalls[1].args)
+  end)
+
+  it("refuses what it cannot load, naming the field", function()
+    local function why(j) return select(2, conv(j)) end
+    assert.equal("not a JSON object", why(nil))
+    assert.matches("^defaultAction: unknown action SCMP_ACT_PAUSE", why { defaultAction = "SCMP_ACT_PAUSE" })
+    assert.matches("^defaultAction: errno", why { defaultAction = "SCMP_ACT_ERRNO", defaultErrnoRet = -1 })
+    local ok = "SCMP_ACT_ALLOW"
+    assert.matches("architectures and archMap", why { defaultAction = ok, architectures = { "SCMP_ARCH_X86" },
+      archMap = { { architecture = "SCMP_ARCH_X86_64" } } })
+    assert.matches("^architectures%[1%]: unknown", why { defaultAction = ok, architectures = { "SCMP_ARCH_VAX" } })
+    assert.matches("^flags%[1%]", why { defaultAction = ok, flags = { "SECCOMP_FILTER_FLAG_TSYNC" } })
+    assert.matches("^listenerPath", why { defaultAction = ok, listenerPath = "/run/x.sock" })
+    assert.matches("^syscalls%[1%]: name and names", why { defaultAction = ok,
+      syscalls = { { name = "a", names = { "b" }, action = ok } } })
+    assert.matches("^syscalls%[1%]%.names", why { defaultAction = ok, syscalls = { { action = ok } } })
+    assert.matches("^syscalls%[2%]%.action: unknown action SCMP_ACT_NOTIFY", why { defaultAction = ok,
+      syscalls = { { names = { "a" }, action = ok }, { names = { "b" }, action = "SCMP_ACT_NOTIFY" } } })
+    assert.matches("^syscalls%[1%]%.args%[1%]%.index", why { defaultAction = ok,
+      syscalls = { { names = { "a" }, action = ok, args = { { index = 6, op = "SCMP_CMP_EQ" } } } } })
+    assert.matches("^syscalls%[1%]%.args%[1%]%.op: unknown operator SCMP_CMP_XX", why { defaultAction = ok,
+      syscalls = { { names = { "a" }, action = ok, args = { { index = 0, op = "SCMP_CMP_XX" } } } } })
+  end)
+end)
+
+describe("wbl.seccomp.resolve #unit", function()
+  local function s_with(want)
+    local s = spec.new()
+    s.wbl.seccomp = want
+    return s
+  end
+
+  it("default: docker's profile for the bounding set; nil: leaves linux.seccomp as the front end set it", function()
+    local s = s_with("default")
+    assert.is_true(seccomp.resolve(s))
+    assert.same(seccomp.default(s.process.capabilities.bounding), s.linux.seccomp)
+    s = s_with(nil)
+    assert.is_true(seccomp.resolve(s))
+    assert.is_nil(s.linux.seccomp)
+    s.linux.seccomp = { defaultAction = "SCMP_ACT_ALLOW" } -- config.json's own
+    assert.is_true(seccomp.resolve(s))
+    assert.same({ defaultAction = "SCMP_ACT_ALLOW" }, s.linux.seccomp)
+  end)
+
+  it("a file: read as docker's JSON; a bad one names itself", function()
+    local f = os.tmpname()
+    finally(function() os.remove(f) end)
+    assert(core.fs.write_file(f, '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [' ..
+      '{"names": ["getpid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1, "args": null}]}'))
+    local s = s_with(f)
+    assert.is_true(seccomp.resolve(s))
+    assert.same({ defaultAction = "SCMP_ACT_ALLOW", architectures = {},
+                  syscalls = { { names = { "getpid" }, action = "SCMP_ACT_ERRNO", errnoRet = 1 } } },
+                s.linux.seccomp)
+    assert(core.fs.write_file(f, '{"defaultAction": '))
+    local ok, msg, en = seccomp.resolve(s_with(f))
+    assert.is_nil(ok)
+    assert.equal(E.EINVAL, en)
+    assert.equal("seccomp profile " .. f .. ": not JSON", msg:sub(1, #f + 26))
+    ok, msg, en = seccomp.resolve(s_with(f .. ".missing"))
+    assert.is_nil(ok)
+    assert.equal(E.ENOENT, en)
+    assert.matches("^seccomp profile " .. (f .. ".missing"):gsub("%p", "%%%0"), msg)
+  end)
+
+  it("load(nil) is unconfined: nothing to do", function()
+    assert.is_true(seccomp.load(nil))
+  end)
+end)
+
+describe("wbl.core.seccomp #unit", function()
+  local S = core.seccomp
+
+  it("knows this system: the native architecture, libseccomp's version, the mode", function()
+    local arch, version = S.native()
+    assert.is_not_nil(seccomp.docker_arch[arch])
+    assert.matches("^%d+%.%d+%.%d+$", version)
+    assert.equal(0, S.mode())
+  end)
+
+  it("loads a filter the kernel then applies (errno per rule, same-argument conditions ORed)", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    finally(function() os.remove(dir .. "/a"); os.remove(dir .. "/c"); os.remove(dir) end)
+    assert(core.fs.mkdir(dir, "0700"))
+    local how, code = H.in_child(function()
+      assert(core.proc.prctl("no_new_privs", true))
+      local deny = { { index = 1, value = tonumber("700", 8), op = "SCMP_CMP_EQ" },
+                     { index = 1, value = tonumber("750", 8), op = "SCMP_CMP_EQ" } }
+      local deny_at = { { index = 2, value = tonumber("700", 8), op = "SCMP_CMP_EQ" },
+                        { index = 2, value = tonumber("750", 8), op = "SCMP_CMP_EQ" } }
+      assert(S.load { defaultAction = "SCMP_ACT_ALLOW", architectures = { "SCMP_ARCH_X86_64", "SCMP_ARCH_X86" },
+        syscalls = { { names = { "mkdir" }, action = "SCMP_ACT_ERRNO", errnoRet = E.EACCES, args = deny },
+                     { names = { "mkdirat" }, action = "SCMP_ACT_ERRNO", errnoRet = E.EACCES, args = deny_at },
+                     { names = { "no_such_syscall", "getpid" }, action = "SCMP_ACT_ALLOW" } } })
+      if S.mode() ~= 2 then return 10 end
+      if select(3, core.fs.mkdir(dir .. "/a", "0700")) ~= E.EACCES then return 11 end
+      if select(3, core.fs.mkdir(dir .. "/b", "0750")) ~= E.EACCES then return 12 end
+      if not core.fs.mkdir(dir .. "/c", "0711") then return 13 end
+      return 0
+    end)
+    assert.same({ "exited", 0 }, { how, code })
+    assert.is_nil(core.fs.stat(dir .. "/a"))
+    assert.is_not_nil(core.fs.stat(dir .. "/c"))
+  end)
+
+  it("without no_new_privs nor CAP_SYS_ADMIN: fail, seccomp_load, EACCES (the kernel's)", function()
+    local how, code = H.in_child(function()
+      if core.proc.getuid() == 0 then
+        assert(core.proc.setgid(65534))
+        assert(core.proc.setuid(65534)) -- and with it every capability
+      end
+      local ok, msg, en = S.load { defaultAction = "SCMP_ACT_ALLOW" }
+      if ok ~= nil or en ~= E.EACCES or not msg:match("^seccomp_load: ") then return 20 end
+      return S.mode() == 0 and 0 or 21
+    end)
+    assert.same({ "exited", 0 }, { how, code })
+  end)
+
+  it("raises for a bad profile, naming the field", function()
+    local function err(p)
+      local ok, e = pcall(S.load, p)
+      assert.is_false(ok)
+      return e
+    end
+    assert.matches("bad argument #1", err(42))
+    assert.matches("defaultAction", err {})
+    assert.matches("defaultAction: unknown", err { defaultAction = "SCMP_ACT_PAUSE" })
+    assert.matches("defaultErrnoRet", err { defaultAction = "SCMP_ACT_ERRNO", defaultErrnoRet = 70000 })
+    assert.matches("architectures%[1%]", err { defaultAction = "SCMP_ACT_ALLOW", architectures = { "x" } })
+    assert.matches("flags%[1%]", err { defaultAction = "SCMP_ACT_ALLOW", flags = { "SECCOMP_FILTER_FLAG_X" } })
+    local function call(r) return err { defaultAction = "SCMP_ACT_ALLOW", syscalls = { r } } end
+    assert.matches("syscalls%[1%]%.names", call { action = "SCMP_ACT_ERRNO" })
+    assert.matches("syscalls%[1%]%.action", call { names = { "getpid" }, action = "SCMP_ACT_NOTIFY" })
+    assert.matches("args%[1%]%.index", call { names = { "getpid" }, action = "SCMP_ACT_ERRNO",
+      args = { { index = 6, op = "SCMP_CMP_EQ" } } })
+    assert.matches("args%[1%]%.op", call { names = { "getpid" }, action = "SCMP_ACT_ERRNO",
+      args = { { index = 0, op = "SCMP_CMP_XX" } } })
+    assert.matches("args%[1%]%.value", call { names = { "getpid" }, action = "SCMP_ACT_ERRNO",
+      args = { { index = 0, op = "SCMP_CMP_EQ", value = -0.5 } } })
+    assert.equal(0, S.mode()) -- nothing was loaded
+  end)
+end)
