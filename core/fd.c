@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -120,6 +121,8 @@ static int fd_read(lua_State *L)
 
 /***
 Write all of s (one write(2) per chunk the kernel takes).  Retries on EINTR.
+On a non-blocking fd, stops at EAGAIN: what was taken before it is a
+short count (EAGAIN is the failure only when nothing was).
 @treturn[1] int bytes written
 @return[2] fail, message, errno
 */
@@ -133,6 +136,8 @@ static int fd_write(lua_State *L)
     ssize_t w = write(fd, s + off, len - off);
     if (w < 0 && errno == EINTR)
       continue;
+    if (w < 0 && errno == EAGAIN && off > 0)
+      break;
     if (w < 0)
       return wbl_fail(L, "write");
     off += (size_t)w;
@@ -214,6 +219,210 @@ static int fd_wait(lua_State *L)
   return 1;
 }
 
+/* poll(2) event names, for fd.poll. */
+static const wbl_Flag poll_events[] = {
+    {"in", POLLIN},    {"pri", POLLPRI},   {"out", POLLOUT}, {"rdhup", POLLRDHUP},
+    {"err", POLLERR},  {"hup", POLLHUP},   {"nval", POLLNVAL}, {NULL, 0}};
+
+/***
+Wait until one of several fds is ready, at most timeout ms (-1: forever).
+Retries on EINTR (with the whole timeout again).
+@function poll
+@tparam table fds a sequence; each entry an fd (wait to read) or
+  { fd, "in,out" } (events among in, out, pri, rdhup; "" for none: hang-up
+  and errors are always reported)
+@int[opt=-1] timeout_ms
+@treturn[1] table the ready entries: ready[i] = "in,hup" (what poll(2)
+  said of fds[i]); empty on timeout
+@treturn[1] int how many are ready
+@return[2] fail, "poll: message", errno
+@see poll(2)
+*/
+static int fd_poll(lua_State *L)
+{
+  luaL_checktype(L, 1, LUA_TTABLE);
+  int timeout = (int)luaL_optinteger(L, 2, -1);
+  lua_Integer n = luaL_len(L, 1);
+  luaL_argcheck(L, n >= 0 && n <= 4096, 1, "too many fds");
+  struct pollfd *p = lua_newuserdatauv(L, sizeof *p * (size_t)(n ? n : 1), 0);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_geti(L, 1, i);
+    int e = lua_gettop(L);
+    short events = POLLIN;
+    if (lua_type(L, e) == LUA_TTABLE) {
+      lua_geti(L, e, 1);
+      lua_geti(L, e, 2);
+      events = (short)wbl_checkflags(L, e + 2, poll_events);
+      p[i - 1].fd = wbl_checkfd(L, e + 1);
+    } else {
+      p[i - 1].fd = wbl_checkfd(L, e);
+    }
+    p[i - 1].events = events;
+    p[i - 1].revents = 0;
+    lua_settop(L, e - 1);
+  }
+  int r;
+  do
+    r = poll(p, (nfds_t)n, timeout);
+  while (r < 0 && errno == EINTR);
+  if (r < 0)
+    return wbl_fail(L, "poll");
+  lua_createtable(L, 0, r);
+  for (lua_Integer i = 0; i < n; i++) {
+    if (!p[i].revents)
+      continue;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (const wbl_Flag *f = poll_events; f->name; f++)
+      if (p[i].revents & f->flag) {
+        if (luaL_bufflen(&b) > 0)
+          luaL_addchar(&b, ',');
+        luaL_addstring(&b, f->name);
+      }
+    luaL_pushresult(&b);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_pushinteger(L, r);
+  return 2;
+}
+
+/***
+Make an fd's reads and writes non-blocking (EAGAIN instead of a wait),
+or blocking again.
+@function nonblock
+@tparam wbl.fd|int fd
+@tparam[opt=true] boolean on
+@treturn[1] true
+@return[2] fail, "fcntl: message", errno
+*/
+static int fd_nonblock(lua_State *L)
+{
+  int fd = wbl_checkfd(L, 1);
+  int on = lua_isnoneornil(L, 2) || lua_toboolean(L, 2);
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0)
+    return wbl_fail(L, "fcntl");
+  fl = on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
+  return wbl_result(L, fcntl(fd, F_SETFL, fl) == 0, "fcntl");
+}
+
+/***
+A connected pair of unix sockets (SOCK_SEQPACKET: messages keep their
+bounds), both ends O_CLOEXEC; for fds passed with send_fds.
+@function socketpair
+@treturn[1] wbl.fd
+@treturn[1] wbl.fd
+@return[2] fail, "socketpair: message", errno
+@see socketpair(2)
+*/
+static int fd_socketpair(lua_State *L)
+{
+  int *a = wbl_newfd(L), *b = wbl_newfd(L), sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return wbl_fail(L, "socketpair");
+  *a = sv[0];
+  *b = sv[1];
+  return 2;
+}
+
+#define WBL_MAXFDS 16
+
+/***
+Send fds over a unix socket (SCM_RIGHTS), with a message (one byte at
+least is needed to carry them).
+@function send_fds
+@tparam wbl.fd|int sock
+@tparam table fds a sequence of fds (at most 16)
+@string[opt="."] data
+@treturn[1] true
+@return[2] fail, "sendmsg: message", errno
+@see unix(7)
+*/
+static int fd_send_fds(lua_State *L)
+{
+  int sock = wbl_checkfd(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  size_t len;
+  const char *data = luaL_optlstring(L, 3, ".", &len);
+  luaL_argcheck(L, len > 0, 3, "empty message");
+  lua_Integer n = luaL_len(L, 2);
+  luaL_argcheck(L, n >= 1 && n <= WBL_MAXFDS, 2, "1 to 16 fds");
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * WBL_MAXFDS)];
+    struct cmsghdr align;
+  } u;
+  memset(&u, 0, sizeof u);
+  struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                       .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n)};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+  int *fds = (int *)CMSG_DATA(c);
+  for (lua_Integer i = 1; i <= n; i++) {
+    lua_geti(L, 2, i);
+    fds[i - 1] = wbl_checkfd(L, -1);
+    lua_pop(L, 1);
+  }
+  ssize_t r;
+  do
+    r = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while (r < 0 && errno == EINTR);
+  return wbl_result(L, r >= 0, "sendmsg");
+}
+
+/***
+Receive a message and the fds sent with it (SCM_RIGHTS), each O_CLOEXEC.
+@function recv_fds
+@tparam wbl.fd|int sock
+@treturn[1] string the message ("" at end of file: the other end closed)
+@treturn[1] table the fds received, as wbl.fd (maybe none)
+@return[2] fail, "recvmsg: message", errno
+@see unix(7)
+*/
+static int fd_recv_fds(lua_State *L)
+{
+  int sock = wbl_checkfd(L, 1);
+  char data[256];
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * WBL_MAXFDS)];
+    struct cmsghdr align;
+  } u;
+  struct iovec iov = {.iov_base = data, .iov_len = sizeof data};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                       .msg_controllen = sizeof u.buf};
+  /* The handles first, so a memory error cannot leak what arrives. */
+  lua_createtable(L, WBL_MAXFDS, 0);
+  int *slot[WBL_MAXFDS];
+  for (int i = 0; i < WBL_MAXFDS; i++) {
+    slot[i] = wbl_newfd(L);
+    lua_rawseti(L, -2, i + 1);
+  }
+  ssize_t r;
+  do
+    r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  while (r < 0 && errno == EINTR);
+  if (r < 0)
+    return wbl_fail(L, "recvmsg");
+  int k = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+      continue;
+    size_t m = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    int *fds = (int *)CMSG_DATA(c);
+    for (size_t j = 0; j < m && k < WBL_MAXFDS; j++)
+      *slot[k++] = fds[j];
+  }
+  for (int i = WBL_MAXFDS; i > k; i--) { /* drop the unused handles */
+    lua_pushnil(L);
+    lua_rawseti(L, -2, i);
+  }
+  lua_pushlstring(L, data, (size_t)r);
+  lua_insert(L, -2);
+  return 2;
+}
+
 static int fd_isatty(lua_State *L)
 {
   lua_pushboolean(L, isatty(wbl_checkfd(L, 1)));
@@ -231,9 +440,10 @@ static int fd_tostring(lua_State *L)
 }
 
 static const luaL_Reg fd_methods[] = {
-    {"close", fd_close},   {"dup2", fd_dup2},   {"fileno", fd_fileno},
-    {"isatty", fd_isatty}, {"read", fd_read},   {"release", fd_release},
-    {"wait", fd_wait},     {"write", fd_write}, {NULL, NULL}};
+    {"close", fd_close},       {"dup2", fd_dup2},         {"fileno", fd_fileno},
+    {"isatty", fd_isatty},     {"nonblock", fd_nonblock}, {"read", fd_read},
+    {"recv_fds", fd_recv_fds}, {"release", fd_release},   {"send_fds", fd_send_fds},
+    {"wait", fd_wait},         {"write", fd_write},       {NULL, NULL}};
 
 static const luaL_Reg fd_meta[] = {{"__index", NULL},
                                    {"__gc", fd_gc},
@@ -242,9 +452,13 @@ static const luaL_Reg fd_meta[] = {{"__index", NULL},
                                    {NULL, NULL}};
 
 static const luaL_Reg fd_funcs[] = {
-    {"close", fd_close},   {"dup2", fd_dup2}, {"fileno", fd_fileno},
-    {"isatty", fd_isatty}, {"open", fd_open}, {"pipe", fd_pipe},
-    {"read", fd_read},     {"wait", fd_wait}, {"write", fd_write},
+    {"close", fd_close},       {"dup2", fd_dup2},
+    {"fileno", fd_fileno},     {"isatty", fd_isatty},
+    {"nonblock", fd_nonblock}, {"open", fd_open},
+    {"pipe", fd_pipe},         {"poll", fd_poll},
+    {"read", fd_read},         {"recv_fds", fd_recv_fds},
+    {"send_fds", fd_send_fds}, {"socketpair", fd_socketpair},
+    {"wait", fd_wait},         {"write", fd_write},
     {NULL, NULL}};
 
 /* Push the wbl.fd metatable, made on first use (by whichever family

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -275,6 +276,49 @@ static int proc_sigwait(lua_State *L)
     return wbl_fail(L, "sigwait");
   lua_pushinteger(L, r);
   lua_pushinteger(L, si.si_pid);
+  return 2;
+}
+
+/***
+A signalfd for a set of signals (which must be blocked: sigprocmask):
+readable while one of them is pending; proc.sigread takes it.
+@function signalfd
+@tparam table set e.g. { "SIGCHLD", "SIGWINCH" }
+@treturn[1] wbl.fd (non-blocking, O_CLOEXEC)
+@return[2] fail, "signalfd: message", errno
+@see signalfd(2)
+*/
+static int proc_signalfd(lua_State *L)
+{
+  sigset_t set;
+  checksigset(L, 1, &set);
+  int *fd = wbl_newfd(L);
+  if ((*fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+    return wbl_fail(L, "signalfd");
+  return 1;
+}
+
+/***
+Take one pending signal from a signalfd.
+@function sigread
+@tparam wbl.fd|int fd from proc.signalfd
+@treturn[1] int signal number
+@treturn[1] int sending pid
+@return[2] fail, "sigread: message", errno (EAGAIN: none pending)
+*/
+static int proc_sigread(lua_State *L)
+{
+  struct signalfd_siginfo si;
+  ssize_t r;
+  do
+    r = read(wbl_checkfd(L, 1), &si, sizeof si);
+  while (r < 0 && errno == EINTR);
+  if (r < 0)
+    return wbl_fail(L, "sigread");
+  if (r != sizeof si)
+    return wbl_failn(L, EIO, "sigread");
+  lua_pushinteger(L, (lua_Integer)si.ssi_signo);
+  lua_pushinteger(L, (lua_Integer)si.ssi_pid);
   return 2;
 }
 
@@ -561,7 +605,9 @@ static const luaL_Reg proc_funcs[] = {
     {"setsid", proc_setsid},
     {"setuid", proc_setuid},
     {"signal", proc_signal},
+    {"signalfd", proc_signalfd},
     {"sigprocmask", proc_sigprocmask},
+    {"sigread", proc_sigread},
     {"sigwait", proc_sigwait},
     {"waitpid", proc_waitpid},
     {NULL, NULL}};

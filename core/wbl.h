@@ -70,6 +70,7 @@ char **wbl_checkenv(lua_State *L, int arg);
   X(ns)                                                                      \
   X(overlay)                                                                 \
   X(proc)                                                                    \
+  X(pty)                                                                     \
   X(seccomp)
 
 #define WBL_DECLARE_OPEN(name) int wbl_open_##name(lua_State *L);

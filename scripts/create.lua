@@ -47,6 +47,8 @@ step("/etc files", wbl.net.etc_files(c))
 -- there it runs init.lua, which ends with process.lua: exec the command.
 local init = step("load init.lua", loadfile(here .. "/init.lua"))
 local tail = step("load process.lua", loadfile(here .. "/process.lua"))
+-- -t: the socket its terminal's master comes back on (wbl.tty).
+if s.process.terminal then c._tty = step("terminal", wbl.tty.new(s.wbl.interactive)) end
 step("clone", wbl.container.clone(c, function() return init(c, tail) end))
 step("hook cloned", wbl.hooks.run(c, "cloned"))
 

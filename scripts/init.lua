@@ -34,7 +34,9 @@ step("devices", rootfs.devices(c.root, s.linux.devices))
 step("sysctl", rootfs.sysctl(c.root, s.linux.sysctl))
 step("masked paths", rootfs.mask(c.root, s.linux.maskedPaths))
 step("read-only paths", rootfs.readonly(c.root, s.linux.readonlyPaths))
-if s.process.terminal then step("mount /dev/console", rootfs.mount_console(c.root)) end
+-- -t: a terminal of its own (never the caller's), /dev/console and fds
+-- 0, 1, 2 of a new session; its master goes to the host (wbl.tty).
+if s.process.terminal then step("terminal", wbl.tty.attach(c._tty, c.root)) end
 if s.root.readonly then step("read-only root", overlay.read_only(c.root)) end
 
 step("hook root", wbl.hooks.run(c, "root"))

@@ -80,8 +80,10 @@ end
 --- Wait for PID 1 (passing on the usual signals); its exit status, as a
 -- shell gives it (128+N for signal N).
 function M.wait(c)
-  local how, code = c._child:wait()
-  if not how then return nil, code end
+  -- with -t, the copy between the caller's terminal and the container's
+  -- runs while it waits (wbl.tty)
+  local how, code, en = c._child:wait(c._tty and c._tty:pump())
+  if not how then return nil, code, en end
   c.status = "stopped"
   return proc.exit_status(how, code)
 end
@@ -100,6 +102,10 @@ local undo = {
   { "stop the container", function(c)
     if c._child then c._child:abort(); return true end -- ours: killed and reaped
     if state.running(c) then return core.proc.kill(c.pid, "SIGKILL") end
+    return true
+  end },
+  { "give the terminal back", function(c) -- -t: its mode, if the wait did not
+    if c._tty then return c._tty:close() end
     return true
   end },
   { "remove the port mappings", function(c)

@@ -176,9 +176,57 @@ function Child:go()
   return true
 end
 
+-- Child:wait with a pump: the signals come through a signalfd, polled
+-- with the pump's fds, so neither waits for the other.
+local function pumped(self, pump)
+  local _ <close> = pump
+  local sfd <close>, msg, en = P.signalfd(waited)
+  if not sfd then self:restore(); return nil, msg, en end
+  while true do
+    local list = pump:fds()
+    table.insert(list, 1, sfd)
+    local ready
+    ready, msg, en = core.fd.poll(list, -1)
+    if not ready then self:restore(); return nil, msg, en end
+    while ready[1] do
+      local sig, m, e = P.sigread(sfd)
+      if not sig then
+        if e ~= E.EAGAIN then self:restore(); return nil, m, e end
+        break
+      end
+      if sig == P.signals.SIGCHLD then
+        local p, how, code = P.waitpid(self.pid, "nohang")
+        if p == self.pid then
+          self.status = { how, code }
+          pump:finish()
+          self:restore()
+          return how, code
+        elseif p == nil then
+          self:restore()
+          return nil, how, code
+        end
+      elseif not pump:signal(sig) then
+        P.kill(self.pid, sig)
+      end
+    end
+    local theirs = {}
+    for i = 2, #list do theirs[i - 1] = ready[i] end
+    local ok
+    ok, msg, en = pump:ready(theirs)
+    if not ok then self:restore(); return nil, msg, en end
+  end
+end
+
 --- Wait for the child, passing on the forwarded signals.
+-- pump (wbl.tty's copy loop, for -t): what else to do meanwhile.  Its
+-- fds (pump:fds(), entries for core.fd.poll) are polled with the
+-- signals; pump:ready(ready) gets poll's answer for them (ready[i] for
+-- the i-th); pump:signal(sig) may take a signal (true) instead of
+-- passing it on; pump:finish() runs once the child has ended; pump's
+-- __close on every way out of the wait.
 -- @return how ("exited" or "killed"), code
-function Child:wait()
+function Child:wait(pump)
+  if pump then return pumped(self, pump) end
   local pid = self.pid
   while true do
     local sig, msg, en = P.sigwait(waited)

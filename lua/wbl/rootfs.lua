@@ -184,21 +184,6 @@ function M.sysctl(root, sysctl)
   return true
 end
 
---- /dev/console: the terminal on stdin (with -t), bound over an empty
--- file, so that ttyname() and `tty` find it inside the container.
-function M.mount_console(root)
-  local tty, msg, en = fs.readlink("/proc/self/fd/0")
-  if not tty then return nil, msg, en end
-  local fd, where
-  fd, where, en = core.inroot.open(root, "/dev/console", "file")
-  if not fd then return nil, where, en end
-  local ok
-  ok, msg, en = core.inroot.bind(tty, fd)
-  fd:close()
-  if not ok then return nil, msg .. " on " .. tostring(where), en end
-  return true
-end
-
 --- Make root the new /: pivot_root(".", ".") stacks the old root on top
 -- of the new one; it is then detached, so nothing of the host remains
 -- reachable (and there is no put_old directory left to remove).

@@ -254,27 +254,31 @@ describe("images and layers #priv", function()
     assert.same({}, fs.readdir(host)) -- nothing was made on the host
   end)
 
-  H.it_priv("an image's /dev symlinked to a host path: /dev/console is made inside the root", function()
+  H.it_priv("an image's /dev symlinked to a host path: the terminal is made inside the root", function()
     local host = "/var/lib/wbl-spec-dev-" .. util.random_hex(4)
     assert(fs.mkdir(host, "0755"))
     finally(function() util.rm_rf(host) end)
     local root = rootfs_copy("devlink")
     assert(util.rm_rf(root .. "/dev"))
     assert(fs.symlink(host, root .. "/dev"))
-    assert(fs.mkdir_p(root .. host, "0755"))
-    local tty = work .. "/fake-tty"
-    assert(fs.write_file(tty, "not a terminal\n"))
-    -- rootfs.mount_console binds whatever stdin is; here a file, in a
-    -- mount namespace of the child's own.
+    assert(fs.mkdir_p(root .. host .. "/pts", "0755"))
+    -- wbl.tty.attach (-t, container side) in a mount namespace of the
+    -- child's own, with a devpts where the root's /dev/pts really is
+    local tty = require "wbl.tty"
+    local t = assert(tty.new(false))
     local how, code = H.in_child(function()
       assert(core.mount.mount(nil, "/", nil, "rec,private"))
-      local f = assert(core.fd.open(tty, "rdonly"))
-      assert(f:dup2(0))
-      assert(require("wbl.rootfs").mount_console(root))
-      assert.equal("not a terminal\n", fs.read_file(root .. host .. "/console"))
-      return 0
+      assert(core.mount.mount("devpts", root .. host .. "/pts", "devpts", nil, "newinstance,ptmxmode=0666"))
+      assert(tty.attach(t, root))
+      -- its stdin is now the slave, reached through the root's /dev/console
+      local st, console = assert(fs.stat("/proc/self/fd/0")), assert(fs.stat(root .. host .. "/console"))
+      return (st.type == "char" and st.dev == console.dev and st.ino == console.ino) and 0 or 1
     end, "mnt")
+    t.peer:close()
+    local _, fds = t.sock:recv_fds()
+    t:close()
     assert.same({ "exited", 0 }, { how, code })
+    assert.equal("/dev/pts/0", core.pty.ptsname(fds[1])) -- the master came out
     assert.same({}, fs.readdir(host)) -- nothing was made on the host
     assert.truthy(fs.lstat(root .. host .. "/console")) -- but inside the root
   end)
