@@ -1,7 +1,8 @@
 /*
  * wbl.c - luaopen_wbl_core: one table with a sub-table per family of
  * WBL_FAMILIES (wbl.h, the one list of them), each also loaded as
- * "wbl.core.NAME", plus errno constants, the version and monotonic_ns.
+ * "wbl.core.NAME", plus errno constants, the version, monotonic_ns and
+ * realtime_ns.
  */
 #include <errno.h>
 #include <time.h>
@@ -25,6 +26,16 @@ static const struct {
               E(ENOTSUP),   E(ENOTTY),    E(ENXIO),     E(EOPNOTSUPP), E(EPERM),
               E(EROFS),     E(ESRCH),     E(ETXTBSY),    E(EXDEV),
               {NULL, 0}};
+
+/* core.realtime_ns(): CLOCK_REALTIME in nanoseconds since the epoch (log
+ * timestamps, started/finished times). */
+static int core_realtime_ns(lua_State *L)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  lua_pushinteger(L, (lua_Integer)ts.tv_sec * 1000000000 + ts.tv_nsec);
+  return 1;
+}
 
 /* core.monotonic_ns(): CLOCK_MONOTONIC in nanoseconds (for WBL_TRACE). */
 static int core_monotonic_ns(lua_State *L)
@@ -54,5 +65,7 @@ int luaopen_wbl_core(lua_State *L)
   lua_setfield(L, -2, "version");
   lua_pushcfunction(L, core_monotonic_ns);
   lua_setfield(L, -2, "monotonic_ns");
+  lua_pushcfunction(L, core_realtime_ns);
+  lua_setfield(L, -2, "realtime_ns");
   return 1;
 }

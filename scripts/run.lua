@@ -8,7 +8,6 @@
 -- namespaces), start it, wait, destroy it.  What happens inside the
 -- container is init.lua and process.lua, next to this file too.
 local wbl = require "wbl"
-local step = wbl.step
 
 local here = arg[0]:match("^(.*)/[^/]*$") or "."
 local usage = "wbl scripts/run.lua [OPTIONS] [--] COMMAND [ARG...]"
@@ -30,26 +29,43 @@ if #cmd == 0 then
   os.exit(125)
 end
 
--- 2. The container: what it is (a spec, OCI-shaped), and its id.
-local id = opts.name or wbl.container.new_id()
+-- 2. The container: what it is (a spec, OCI-shaped), its id and name.
+local full_id = wbl.container.new_id()
+local id = opts.name or full_id:sub(1, 12)
 local spec, msg = wbl.docker.spec(opts, cmd, id)
 if not spec then
   io.stderr:write("wbl: ", msg, "\n")
   os.exit(125)
 end
-local c = wbl.container.new(spec, id)
+local c = wbl.container.new(spec, id, full_id)
 
--- 3. Make it, start it, wait: signals to wbl go to the container's PID 1.
-local ok, status = xpcall(function()
-  step("load create.lua", loadfile(here .. "/create.lua"))(c, here)
-  step("start", wbl.container.start(c))
-  local status = step("wait", wbl.container.wait(c))
-  step("hook exited", wbl.hooks.run(c, "exited"))
-  return status
-end, wbl.handler)
+-- One life of the container (wbl.container.life): make it (create.lua,
+-- next to this file), start it, wait for its end; signals to wbl go on
+-- to its PID 1.
+local function run(ctr, ready) return wbl.container.life(ctr, here, ready) end
+
+-- 3. Detached (-d): a supervisor of its own runs it (again, as --restart
+-- says) and keeps its output (wbl logs); we print its id once it runs.
+if opts.detach then
+  local ok, err = wbl.supervisor.detach(c, function(ctr, ready)
+    return wbl.supervisor.supervise(ctr, run, ready)
+  end)
+  if not ok then
+    io.stderr:write("wbl: ", err, "\n")
+    os.exit(125)
+  end
+  print(c.full_id)
+  os.exit(0)
+end
+
+-- 3. In the foreground.
+local ok, status = xpcall(run, wbl.handler, c)
 if not ok then io.stderr:write("wbl: ", wbl.describe(status), "\n") end
 
--- 4. Destroy it, on every path: what the state says was made.
-local done, err = wbl.container.destroy(c)
+-- 4. The end, on every path: what the state says was made goes.  A
+-- container that ran stays stopped (wbl ps -a, logs, start, commit), as
+-- docker keeps it, unless --rm; one that failed to start leaves nothing.
+local done, err
+if ok then done, err = wbl.container.finish(c, status) else done, err = wbl.container.destroy(c) end
 if not done then io.stderr:write("wbl: teardown: ", err, "\n") end
 os.exit(ok and status or 125)

@@ -163,9 +163,16 @@ function H.state_dir(name)
   return require("wbl.state").dir(name)
 end
 
---- The containers that have state.
+--- The containers that have state, but those stopped and kept on
+-- purpose (run without --rm, as docker keeps them): what is running, or
+-- was left half-made.
 function H.containers()
-  return core.fs.readdir(require("wbl.config").containers()) or {}
+  local out = {}
+  for _, n in ipairs(core.fs.readdir(require("wbl.config").containers()) or {}) do
+    local st = require("wbl.state").load(n)
+    if not (st and st.status == "exited") then out[#out + 1] = n end
+  end
+  return out
 end
 
 --- The saved state of a container (nil if none).

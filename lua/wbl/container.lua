@@ -19,11 +19,15 @@ local E = core.errno
 local M = {}
 
 --- A new container for spec s (nothing is made yet).
--- @param id its name, or nil for a random id
-function M.new(s, id)
-  id = id or M.new_id()
+-- @param id its name (unique: its state directory's), or nil: the first
+--   12 digits of its id
+-- @param full_id its id, 64 hex digits (nil: a new one)
+function M.new(s, id, full_id)
+  full_id = full_id or M.new_id()
+  id = id or full_id:sub(1, 12)
   return {
     id = id,
+    full_id = full_id,
     spec = s,
     state_dir = state.dir(id),
     owner = proc.identity(), -- this process manages it
@@ -32,8 +36,8 @@ function M.new(s, id)
   }
 end
 
---- A random container id (12 hex digits).
-function M.new_id() return util.random_hex(6) end
+--- A new container id: 64 random hex digits (shown as 12, as docker).
+function M.new_id() return util.random_hex(32) end
 
 --- -t runs the command at the caller's terminal: stdin must be one.
 function M.check_tty()
@@ -55,7 +59,11 @@ function M.clone(c, fn)
     if not placement then return nil, msg, en end
   end
   local flags = spec.clone_flags(c.spec, util.exists("/proc/self/ns/cgroup"))
-  local child, msg, en = proc.spawn(flags, fn, placement)
+  local stdio = c._stdio -- a detached container's output: its supervisor's pipes
+  local child, msg, en = proc.spawn(flags, function()
+    if stdio then stdio[1]:dup2(1); stdio[2]:dup2(2) end
+    return fn()
+  end, placement)
   if not child then return nil, msg, en end
   c._child = child
   c.pid, c.init = child.pid, proc.identity(child.pid)
@@ -73,8 +81,8 @@ function M.start(c)
   if not c._child then return nil, ("container %s was not created by this process"):format(c.id), E.ESRCH end
   local ok, msg, en = c._child:go()
   if not ok then return nil, msg, en end
-  c.status = "running"
-  return true
+  c.status, c.started = "running", os.time()
+  return state.save(c)
 end
 
 --- Wait for PID 1 (passing on the usual signals); its exit status, as a
@@ -82,10 +90,25 @@ end
 function M.wait(c)
   -- with -t, the copy between the caller's terminal and the container's
   -- runs while it waits (wbl.tty)
-  local how, code, en = c._child:wait(c._tty and c._tty:pump())
+  local pump = (c._tty and c._tty:pump()) or (c._log and c._log:pump()) -- -t, or -d's log
+  local how, code, en = c._child:wait(pump)
   if not how then return nil, code, en end
   c.status = "stopped"
   return proc.exit_status(how, code)
+end
+
+--- One life of a container: make it (scripts/create.lua, from the
+-- scripts directory), start it, tell ready() (a detached one's caller),
+-- wait for its end and run the "exited" hooks.  Its exit status, as a
+-- shell gives it; a failing step raises (wbl.errors).
+function M.life(c, scripts, ready)
+  local step, hooks = errors.step, require "wbl.hooks"
+  step("load create.lua", loadfile(scripts .. "/create.lua"))(c, scripts)
+  step("start", M.start(c))
+  if ready then ready() end
+  local status = step("wait", M.wait(c))
+  step("hook exited", hooks.run(c, "exited"))
+  return status
 end
 
 --- Send a signal to the container's PID 1 (when it is still the same
@@ -124,12 +147,12 @@ local undo = {
     if not c.cgroup then return true end
     return require("wbl.cgroup").remove(c.cgroup)
   end },
-  { "remove the layer", function(c)
-    if not (c.layer and c.spec.wbl.rm) then return true end
+  { "remove the layer", function(c, how)
+    if not (c.layer and (c.spec.wbl.rm or how.remove)) or how.keep then return true end
     return util.rm_rf(c.layer)
   end },
-  { "remove the state", function(c, _, failed)
-    if not c.state_made then return true end
+  { "remove the state", function(c, how, failed)
+    if not c.state_made or how.keep then return true end
     -- what could not be undone stays listed, for the next reap to retry
     if failed then return nil, "kept " .. c.state_dir .. ": the steps above failed" end
     return util.rm_rf(c.state_dir)
@@ -139,7 +162,10 @@ local undo = {
 --- Tear down what was made for c, as its state (or the table itself)
 -- records it, reporting (not stopping at) failures.
 -- how.leftover: c was left by a killed wbl (its host veth, if still
--- there, is deleted too).
+--   there, is deleted too)
+-- how.keep: a stopped container stays (state and write layer: ps -a,
+--   logs, start, commit), as docker keeps one run without --rm
+-- how.remove: its write layer goes even without --rm (rm)
 -- @return true, or nil and the messages joined
 function M.destroy(c, how)
   how = how or {}
@@ -153,8 +179,23 @@ function M.destroy(c, how)
       errs[#errs + 1] = u[1] .. ": " .. errors.message(msg, en)
     end
   end
+  if how.keep and c.state_made and #errs == 0 then
+    -- what ran is gone: the state says it is stopped
+    c.cgroup, c.net, c._child, c._tty, c._log, c._stdio = nil, nil, nil, nil, nil, nil
+    c.status = "exited"
+    local ok, msg, en = state.save(c)
+    if not ok then errs[#errs + 1] = "state: " .. errors.message(msg, en) end
+  end
   if #errs > 0 then return nil, table.concat(errs, "; ") end
   return true
+end
+
+--- The end of a run: record how PID 1 ended (status, time), then tear
+-- down, keeping the stopped container unless --rm.
+function M.finish(c, status)
+  c.exit_code = status
+  c.finished = os.time()
+  return M.destroy(c, { keep = not c.spec.wbl.rm })
 end
 
 --- Remove what dead containers left: those neither running nor managed
@@ -167,9 +208,12 @@ end
 function M.reap(ids, report)
   local out = {}
   for _, c in ipairs(state.list()) do
-    if (not ids or ids[c.id]) and not state.alive(c) then
+    -- a stopped container kept on purpose is no leftover
+    if (not ids or ids[c.id]) and c.status ~= "exited" and not state.alive(c) then
       c.state_made = true
-      local ok, msg = M.destroy(c, { leftover = true })
+      -- ended with its wbl or supervisor: killed (docker says 137 too)
+      c.exit_code, c.finished = c.exit_code or 137, c.finished or os.time()
+      local ok, msg = M.destroy(c, { leftover = true, keep = not c.spec.wbl.rm })
       if report then report(c.id, ok, msg) end
       out[#out + 1] = c.id
     end

@@ -131,6 +131,14 @@ function check.device(v)
   return { host = host, path = path, access = access }
 end
 
+--- --restart no|on-failure[:N]|always -> { name =, max = }
+function check.restart(v)
+  if v == "no" or v == "always" then return { name = v } end
+  local n = v:match("^on%-failure:?(%d*)$")
+  if n then return { name = "on-failure", max = tonumber(n) } end
+  return nil, "expected no, on-failure[:N] or always"
+end
+
 --- --hook FILE.lua: a path (made absolute: the hooks run after chdirs).
 function check.abspath_or_relative(v)
   if v == "" then return nil, "expected a file" end
@@ -196,6 +204,9 @@ M.options = {
   { nil, "sysctl", arg = "KEY=VALUE", list = true, check = check.sysctl,
     help = "a namespaced sysctl (net.*, kernel.shm*, ...)" },
   { nil, "init", help = "a tiny PID 1 (wbl-init) that passes signals on and reaps zombies" },
+  { "d", "detach", help = "run in the background (a supervisor keeps it); print its id" },
+  { nil, "restart", arg = "no|on-failure[:N]|always", check = check.restart,
+    help = "run it again when it ends (with -d)" },
   { nil, "hook", arg = "FILE.lua", list = true, check = check.abspath_or_relative,
     help = "Lua functions run at named steps (README: Hooks)" },
 }
@@ -316,6 +327,11 @@ function M.spec(o, argv, id)
   end
   confinement(s, o)
   s.wbl.hooks = o.hook or {}
+  s.wbl.restart = o.restart
+  if o.restart and o.restart.name ~= "no" then
+    if o.rm then return nil, "--restart and --rm exclude each other", E.EINVAL end
+    if not o.detach then return nil, "--restart needs -d (a supervisor to restart it)", E.EINVAL end
+  end
   -- --init: wbl-init, bound in read-only, is PID 1 and runs the command.
   if o.init then
     s.mounts[#s.mounts + 1] = { destination = "/dev/init", type = "bind", source = config.init_binary(),

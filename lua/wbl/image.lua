@@ -246,6 +246,7 @@ end
 -- Sets c.layer, c.upper, c.work and c.root (the merged root's mount point).
 function M.create_layer(c)
   local rm = c.spec.wbl.rm or false
+  if c.layer and util.isdir(c.layer .. "/upper") then return true end -- started again: the same layer
   local ok, msg, en = mkdirs()
   if not ok then return nil, msg, en end
   local dir = M.layer_dir(c.id)

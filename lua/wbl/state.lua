@@ -21,11 +21,16 @@ function M.dir(id) return util.join(config.containers(), id) end
 
 --- Make c.state_dir (its name is taken when it exists), and save.
 function M.create(c)
+  if c.state_made then return M.save(c) end -- started again: it has one
   local ok, msg, en = fs.mkdir_p(config.containers(), "0700")
   if not ok then return nil, msg, en end
   ok, msg, en = fs.mkdir(c.state_dir, "0700")
   if not ok then
-    if en == E.EEXIST then msg = ("name %q is already in use (%s)"):format(c.id, c.state_dir) end
+    if en == E.EEXIST then
+      local holder = M.load(c.id)
+      msg = ("the name %q is in use by container %s (remove it first: wbl rm %s)"):format(c.id,
+        holder and holder.full_id and holder.full_id:sub(1, 12) or "?", c.id)
+    end
     return nil, msg, en
   end
   c.state_made = true

@@ -331,7 +331,8 @@ describe("images and layers #priv", function()
     assert.equal(0, code, err)
     _, err, code = run { "--name", name, "true" }
     assert.equal(125, code)
-    assert.matches("rm-layer " .. name, err, 1, true)
+    assert.matches(("the name %q is in use by container"):format(name), err, 1, true)
+    assert.matches("(remove it first: wbl rm " .. name .. ")", err, 1, true)
     _, err, code = run { "--rm", "-v", "relative:/x", "true" }
     assert.equal(125, code)
     assert.matches("--volume relative:/x: the host path must be absolute", err, 1, true)
