@@ -121,6 +121,22 @@ describe("escapes from a default container #priv", function()
     assert.equal("made\nrefused\n", out)
   end)
 
+  H.it_priv("the terminal inside is not the caller's; TIOCSTI from inside leaves nothing in it", function()
+    local T, pty = require "terminal", core.pty
+    local sti = T.sti(work)
+    local name = H.name("esctty")
+    local job = T.start({ "--rm", "--network", "none", "--name", name, "-v", sti .. ":/sti:ro", "-ti", "sh", "-c",
+      "stat -L -c fd0=%d:%i /proc/self/fd/0; echo ready; read x; /sti 'touch /tmp/typed'" })
+    finally(function() job:close() end)
+    local out = job:expect("ready")
+    assert.not_equal(job.caller, out:match("fd0=(%d+:%d+)")) -- another device than the caller's
+    assert.same({}, T.holders(assert(H.state(name)).pid, job.path)) -- nobody inside holds the caller's
+    job:send("\r")
+    job:wait()
+    assert.equal("", job:pending()) -- nothing typed into the caller's input
+    assert.equal(job.mode, pty.get_mode(job.slave))
+  end)
+
   H.it_priv("PID 1 runs the image's program, not the host's wbl", function()
     local name = H.name("exe")
     local job = H.start { "--name", name, "--network", "none", "sh", "-c", "echo up; exec sleep 30" }
