@@ -16,6 +16,8 @@ step("network " .. s.wbl.network, wbl.net.check(s))
 step("seccomp profile", wbl.seccomp.resolve(s))
 -- The image's layers (a tarball is imported into the store, once).
 c.lowers = step((s.wbl.image and "image " .. s.wbl.image or "rootfs " .. s.root.path), wbl.image.lowers(s))
+-- The host devices --device and --privileged bring in (wbl.devices).
+step("devices", wbl.devices.resolve(s))
 local limits, cg_id = step("cgroup limits", wbl.cgroup.limits(s))
 c._hooks = step("--hook", wbl.hooks.load(s.wbl.hooks))
 
@@ -36,6 +38,8 @@ step("volumes", wbl.overlay.prepare_volumes(s.wbl.volume_sources))
 -- The cgroups: the limits, and the handle that kills every process the
 -- container makes when it ends (wbl.cgroup).
 c.cgroup = step("cgroup", wbl.cgroup.create(cg_id, limits))
+-- The device rules, before any process is in the cgroups (wbl.devices).
+step("device rules", wbl.devices.apply(c))
 step("state", wbl.state.save(c))
 
 -- The network (wbl.net): an address leased on the bridge (the default

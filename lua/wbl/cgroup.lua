@@ -21,9 +21,11 @@ local fs, E = core.fs, core.errno
 local M = {}
 
 --- The controllers wbl sets limits with, and the v1 hierarchies a
--- container also joins (cpuacct for usage, freezer to kill on v1).
+-- container also joins (cpuacct for usage, freezer to kill on v1,
+-- devices for the device rules, wbl.devices; cgroup2 has no devices
+-- controller: a BPF program on the directory does that there).
 M.controllers = { "cpu", "cpuset", "memory", "pids" }
-M.v1_extra = { "cpuacct", "freezer" }
+M.v1_extra = { "cpuacct", "freezer", "devices" }
 
 --- The cfs period (us) --cpus is expressed in, as docker does.
 M.cpu_period = 100000

@@ -102,15 +102,20 @@ function M.devices(root, devices)
   local ok
   for _, d in ipairs(devices or {}) do
     local name = d.path:match("^/dev/(.+)$")
-    if not name or name:find("/", 1, true) then
+    -- no empty, . or .. part: the path stays in the container's /dev
+    if not name or ("/" .. name .. "/"):find("/%.?%.?/") then
       fs.umask(old)
-      return nil, ("device %s: only /dev/NAME is supported"):format(d.path), E.EINVAL
+      return nil, ("device %s: expected /dev/NAME or /dev/DIR/NAME"):format(d.path), E.EINVAL
     end
     local p = dev .. "/" .. name
-    ok, msg, en = fs.mknod(p, d.type, d.major, d.minor, d.fileMode or 438)
+    local sub = name:match("^(.*)/[^/]+$") -- /dev/net/tun: make /dev/net
+    ok, msg, en = true, nil, nil
+    if sub then ok, msg, en = fs.mkdir_p(dev .. "/" .. sub, "0755") end
+    if ok then ok, msg, en = fs.mknod(p, d.type, d.major, d.minor, d.fileMode or 438) end
     if not ok and en == E.EPERM then
+      -- d.host: the host node of a --device given another path inside
       ok, msg, en = fs.write_file(p, "", "creat", "0666")
-      if ok then ok, msg, en = mount(d.path, p, nil, "bind") end
+      if ok then ok, msg, en = mount(d.host or d.path, p, nil, "bind") end
     end
     if ok and (d.uid or 0) + (d.gid or 0) ~= 0 then ok, msg, en = fs.lchown(p, d.uid or 0, d.gid or 0) end
     if not ok then fs.umask(old); return nil, msg, en end
