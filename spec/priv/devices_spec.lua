@@ -184,11 +184,7 @@ end
 -- Run the probes in a child in a new cgroup under mount with rules
 -- applied: "ok" or the errno's name, each.  A probe: { "open", path,
 -- flags } or { "mknod", type, major, minor }.
-local function probe(m, rules, probes)
-  local dir = m.mount .. "/wbl-devspec-" .. util.random_hex(4)
-  assert(fs.mkdir(dir, "0755"))
-  local tmp = H.tmpdir()
-  finally(function() fs.rmdir(dir); util.rm_rf(tmp) end)
+local function try(m, rules, probes, dir, tmp)
   assert(m.apply(dir, rules))
   local r, w = assert(core.fd.pipe())
   local pid = assert(core.proc.fork())
@@ -220,6 +216,18 @@ local function probe(m, rules, probes)
   r:close()
   core.proc.waitpid(pid)
   return table.concat(s)
+end
+
+-- (busted keeps one finally per case: this cleans up itself, each call.)
+local function probe(m, rules, probes)
+  local dir = m.mount .. "/wbl-devspec-" .. util.random_hex(4)
+  assert(fs.mkdir(dir, "0755"))
+  local tmp = H.tmpdir()
+  local ok, res = pcall(try, m, rules, probes, dir, tmp)
+  assert(fs.rmdir(dir))
+  util.rm_rf(tmp)
+  if not ok then error(res, 0) end
+  return res
 end
 
 local null_r, null_w, null_rw = { "open", "/dev/null", "rdonly" }, { "open", "/dev/null", "wronly" },
