@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "wbl.h"
@@ -325,6 +326,104 @@ static int fd_socketpair(lua_State *L)
   return 2;
 }
 
+/* A unix socket address for path; ENAMETOOLONG past sun_path (a long
+ * directory can be reached as /proc/self/fd/N/NAME through an O_PATH fd). */
+static int unix_addr(struct sockaddr_un *sa, const char *path)
+{
+  memset(sa, 0, sizeof *sa);
+  sa->sun_family = AF_UNIX;
+  if (strlen(path) >= sizeof sa->sun_path) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  strcpy(sa->sun_path, path);
+  return 0;
+}
+
+/***
+A listening unix socket (SOCK_SEQPACKET, as socketpair: messages keep
+their bounds) bound at path, made with mode (the umask is set to its
+complement around bind, so the file never has more); O_CLOEXEC.  path
+must not exist.
+@function listen
+@string path at most 107 bytes
+@tparam[opt="0600"] int|string mode
+@int[opt=8] backlog
+@treturn[1] wbl.fd
+@return[2] fail, "bind PATH: message", errno (EADDRINUSE: path exists)
+@see unix(7), listen(2)
+*/
+static int fd_listen(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  mode_t mode = (mode_t)wbl_optmode(L, 2, 0600);
+  int backlog = (int)luaL_optinteger(L, 3, 8);
+  struct sockaddr_un sa;
+  int *fd = wbl_newfd(L);
+  if (unix_addr(&sa, path) < 0)
+    return wbl_failf(L, "bind %s", path);
+  if ((*fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
+    return wbl_fail(L, "socket");
+  mode_t old = umask(~mode & 0777);
+  int r = bind(*fd, (struct sockaddr *)&sa, sizeof sa);
+  int en = errno;
+  umask(old);
+  errno = en;
+  if (r < 0)
+    return wbl_failf(L, "bind %s", path);
+  if (listen(*fd, backlog) < 0)
+    return wbl_failf(L, "listen %s", path);
+  return 1;
+}
+
+/***
+Connect to a unix socket made by listen (SOCK_SEQPACKET); O_CLOEXEC.
+@function connect
+@string path
+@treturn[1] wbl.fd
+@return[2] fail, "connect PATH: message", errno (ENOENT: no socket;
+  ECONNREFUSED: nobody listens any more)
+@see connect(2)
+*/
+static int fd_connect(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  struct sockaddr_un sa;
+  int *fd = wbl_newfd(L);
+  if (unix_addr(&sa, path) < 0)
+    return wbl_failf(L, "connect %s", path);
+  if ((*fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
+    return wbl_fail(L, "socket");
+  int r;
+  do
+    r = connect(*fd, (struct sockaddr *)&sa, sizeof sa);
+  while (r < 0 && errno == EINTR);
+  if (r < 0)
+    return wbl_failf(L, "connect %s", path);
+  return 1;
+}
+
+/***
+Accept a connection on a listening socket; the new fd is O_CLOEXEC.
+@function accept
+@tparam wbl.fd|int sock
+@treturn[1] wbl.fd
+@return[2] fail, "accept: message", errno (EAGAIN: none waiting, on a
+  non-blocking socket)
+@see accept4(2)
+*/
+static int fd_accept(lua_State *L)
+{
+  int sock = wbl_checkfd(L, 1);
+  int *fd = wbl_newfd(L);
+  do
+    *fd = accept4(sock, NULL, NULL, SOCK_CLOEXEC);
+  while (*fd < 0 && errno == EINTR);
+  if (*fd < 0)
+    return wbl_fail(L, "accept");
+  return 1;
+}
+
 #define WBL_MAXFDS 16
 
 /***
@@ -440,6 +539,7 @@ static int fd_tostring(lua_State *L)
 }
 
 static const luaL_Reg fd_methods[] = {
+    {"accept", fd_accept},
     {"close", fd_close},       {"dup2", fd_dup2},         {"fileno", fd_fileno},
     {"isatty", fd_isatty},     {"nonblock", fd_nonblock}, {"read", fd_read},
     {"recv_fds", fd_recv_fds}, {"release", fd_release},   {"send_fds", fd_send_fds},
@@ -452,6 +552,8 @@ static const luaL_Reg fd_meta[] = {{"__index", NULL},
                                    {NULL, NULL}};
 
 static const luaL_Reg fd_funcs[] = {
+    {"accept", fd_accept},     {"connect", fd_connect},
+    {"listen", fd_listen},
     {"close", fd_close},       {"dup2", fd_dup2},
     {"fileno", fd_fileno},     {"isatty", fd_isatty},
     {"nonblock", fd_nonblock}, {"open", fd_open},

@@ -18,13 +18,13 @@ static const struct {
   const char *name;
   int value;
 } errnos[] = {E(E2BIG),     E(EACCES),    E(EADDRINUSE), E(EADDRNOTAVAIL), E(EAGAIN),
-              E(EBADF),     E(EBUSY),     E(ECHILD),     E(EEXIST),
+              E(EBADF),     E(EBUSY),     E(ECHILD),     E(ECONNREFUSED), E(EEXIST),
               E(EFAULT),    E(EINTR),     E(EINVAL),     E(EIO),
               E(EISDIR),    E(ELOOP),     E(EMFILE),     E(ENAMETOOLONG),
               E(ENODEV),    E(ENOENT),    E(ENOEXEC),    E(ENOMEM),
               E(ENOSPC),    E(ENOSYS),    E(ENOTDIR),    E(ENOTEMPTY),
               E(ENOTSUP),   E(ENOTTY),    E(ENXIO),     E(EOPNOTSUPP), E(EPERM),
-              E(EROFS),     E(ESRCH),     E(ETXTBSY),    E(EXDEV),
+              E(EPIPE),     E(EROFS),     E(ESRCH),     E(ETIMEDOUT), E(ETXTBSY),    E(EXDEV),
               {NULL, 0}};
 
 /* core.realtime_ns(): CLOCK_REALTIME in nanoseconds since the epoch (log

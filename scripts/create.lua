@@ -11,7 +11,8 @@ local c, here = ...
 local step, s = wbl.step, c.spec
 
 -- Checks that make nothing.
-if s.process.terminal then step("-t", wbl.container.check_tty()) end
+-- (-t at the caller's terminal; a detached one's stays with its supervisor)
+if s.process.terminal and not c._console then step("-t", wbl.container.check_tty()) end
 step("network " .. s.wbl.network, wbl.net.check(s))
 step("seccomp profile", wbl.seccomp.resolve(s))
 -- The image's layers (a tarball is imported into the store, once).
@@ -51,8 +52,10 @@ step("/etc files", wbl.net.etc_files(c))
 -- there it runs init.lua, which ends with process.lua: exec the command.
 local init = step("load init.lua", loadfile(here .. "/init.lua"))
 local tail = step("load process.lua", loadfile(here .. "/process.lua"))
--- -t: the socket its terminal's master comes back on (wbl.tty).
-if s.process.terminal then c._tty = step("terminal", wbl.tty.new(s.wbl.interactive)) end
+-- -t: the socket its terminal's master comes back on (wbl.tty); detached,
+-- to the supervisor, which serves `wbl attach` on attach.sock (wbl.console).
+if c._console then c._tty = step("attach socket", c._console:listen())
+elseif s.process.terminal then c._tty = step("terminal", wbl.tty.new(s.wbl.interactive)) end
 step("clone", wbl.container.clone(c, function() return init(c, tail) end))
 step("hook cloned", wbl.hooks.run(c, "cloned"))
 

@@ -48,14 +48,15 @@ Job.__index = Job
 --- Start `wbl scripts/run.lua ARGS...` in a new session whose controlling
 -- terminal (and fds 0, 1, 2) is the slave of a fresh pty; the spec keeps
 -- the master (the screen and keyboard) and the slave (to see its mode
--- and what is left in its input).  opts.rows, opts.cols: its size.
+-- and what is left in its input).  opts.rows, opts.cols: its size;
+-- opts.script: another script than run (e.g. "attach").
 function T.start(args, opts)
   opts = opts or {}
   local master = assert(pty.open())
   local slave = assert(pty.peer(master))
   assert(pty.set_size(master, opts.rows or 24, opts.cols or 80))
   local path = assert(fs.readlink("/proc/self/fd/" .. slave:fileno()))
-  local argv = { H.wbl, H.top .. "/scripts/run.lua" }
+  local argv = { H.wbl, H.top .. "/scripts/" .. (opts.script or "run") .. ".lua" }
   for _, a in ipairs(args) do argv[#argv + 1] = a end
   local pid = assert(core.proc.fork())
   if pid == 0 then

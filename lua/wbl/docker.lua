@@ -166,7 +166,7 @@ M.options = {
     help = "set an environment variable (KEY alone: the host's value)" },
   { "w", "workdir", arg = "DIR", check = check.abspath, help = "working directory inside (default /)" },
   { "i", "interactive", help = "keep stdin attached (otherwise /dev/null)" },
-  { "t", "tty", help = "a terminal of its own, connected to yours (stdin must be one)" },
+  { "t", "tty", help = "a terminal of its own, connected to yours (stdin must be one; with -d: wbl attach)" },
   -- Resources (lua/wbl/cgroup.lua), docker's names and units.
   { "m", "memory", arg = "SIZE", check = check.memory,
     help = "memory limit (b, k, m, g; at least 6m)" },

@@ -159,11 +159,19 @@ function M.supervise(c, run, ready)
     local pump, msg = M.log_pump(c)
     if not pump then return ready(msg) end
     c._log = pump
+    -- -t: its terminal stays here, for `wbl attach` (wbl.console)
+    local term
+    if c.spec.process.terminal then
+      term, msg = require("wbl.console").new(c, pump)
+      if not term then pump:close(); return ready(msg) end
+    end
+    c._console = term
     local ok, status = xpcall(run, errors.handler, c, ready)
     if not ok then -- it could not be made or started: nothing is left
       pump:close()
       if ready then ready(errors.describe(status)) end
       container.destroy(c)
+      if term then term:ended() end
       return
     end
     ready = function() end
@@ -171,6 +179,8 @@ function M.supervise(c, run, ready)
     local again = not stopped and M.restart(c.spec.wbl.restart, status, count)
     c.exit_code, c.finished = status, os.time()
     container.destroy(c, { keep = again or not c.spec.wbl.rm })
+    if term then term:ended(status, again) end -- an attached client hears how it ended
+    c._console = nil
     if not again then return end
     count = count + 1
     c.restart_count = count
