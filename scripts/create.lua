@@ -47,6 +47,7 @@ step("state", wbl.state.save(c))
 -- network is made on first use), and /etc/hosts, hostname, resolv.conf.
 step("network " .. s.wbl.network, wbl.net.join(c))
 step("/etc files", wbl.net.etc_files(c))
+step("names on " .. s.wbl.network, wbl.net.join_names(c))
 
 -- The child, in new namespaces, into its cgroups, blocked until start;
 -- there it runs init.lua, which ends with process.lua: exec the command.

@@ -8,5 +8,5 @@ local _, names = cli.parse("wbl port NAME", {}, arg)
 if #names ~= 1 then cli.die("port needs one container name or id") end
 local c = cli.get(names[1])
 for _, p in ipairs((c.net and c.net.ports) or {}) do
-  print(("%d/%s -> 0.0.0.0:%d"):format(p.container, p.proto, p.host))
+  print(("%d/%s -> %s:%d"):format(p.container, p.proto, p.ip or "0.0.0.0", p.host))
 end

@@ -87,7 +87,7 @@ end
 function M.ports(c)
   local out = {}
   for _, p in ipairs((c.net and c.net.ports) or {}) do
-    out[#out + 1] = ("0.0.0.0:%d->%d/%s"):format(p.host, p.container, p.proto)
+    out[#out + 1] = ("%s:%d->%d/%s"):format(p.ip or "0.0.0.0", p.host, p.container, p.proto)
   end
   return table.concat(out, ", ")
 end

@@ -58,12 +58,23 @@ function M.clone(c, fn)
     placement, msg, en = cgroup.clone_opts(c.cgroup) -- clone3 CLONE_INTO_CGROUP
     if not placement then return nil, msg, en end
   end
+  for k, v in pairs(c._spawn or {}) do placement[k] = v end -- wbl.proc.spawn's opts (OCI: survive, report)
   local flags = spec.clone_flags(c.spec, util.exists("/proc/self/ns/cgroup"))
   local stdio = c._stdio -- a detached container's output: its supervisor's pipes
+  -- namespaces given by path (OCI): a pid namespace is entered here, for
+  -- the child only (then left again); the others by the child, first
+  local pidns, back = spec.joined(c.spec, "pid"), nil
+  if pidns then
+    local ok, m, e = core.fd.open("/proc/self/ns/pid", "rdonly")
+    if ok then back = ok; ok, m, e = core.ns.setns(pidns, "pid") end
+    if not ok then return nil, ("linux.namespaces pid: %s"):format(m), e end
+  end
   local child, msg, en = proc.spawn(flags, function()
+    errors.step("join namespaces", spec.join_namespaces(c.spec))
     if stdio then stdio[1]:dup2(1); stdio[2]:dup2(2) end
     return fn()
   end, placement)
+  if back then core.ns.setns(back, "pid"); back:close() end
   if not child then return nil, msg, en end
   c._child = child
   c.pid, c.init = child.pid, proc.identity(child.pid)
@@ -134,7 +145,7 @@ local undo = {
   { "remove the port mappings", function(c)
     local n = c.net
     if not (n and n.published) then return true end
-    return require("wbl.nat").unpublish(n.nat, n.veth)
+    return require("wbl.net").unpublish(c)
   end },
   { "leave the network", function(c, how)
     local n = c.net
@@ -209,7 +220,8 @@ function M.reap(ids, report)
   local out = {}
   for _, c in ipairs(state.list()) do
     -- a stopped container kept on purpose is no leftover
-    if (not ids or ids[c.id]) and c.status ~= "exited" and not state.alive(c) then
+    -- (an OCI runtime's containers are its caller's to delete: wbl.oci)
+    if (not ids or ids[c.id]) and c.status ~= "exited" and not c.oci and not state.alive(c) then
       c.state_made = true
       -- ended with its wbl or supervisor: killed (docker says 137 too)
       c.exit_code, c.finished = c.exit_code or 137, c.finished or os.time()

@@ -26,16 +26,39 @@ function check.network(v)
   return v
 end
 
---- -p HOSTPORT:CONTAINERPORT[/tcp|/udp] -> { host =, container =, proto = }
+--- -p [IP:][HOSTPORT[-END]:]CONTAINERPORT[-END][/tcp|/udp] -> a list of
+-- { ip =, host = (nil: any free port), container =, proto = }: a range
+-- maps port by port (both the same length, or one host port for each).
 function check.publish(v)
-  local h, c, proto = v:match("^(%d+):(%d+)/?(%a*)$")
-  h, c = tonumber(h), tonumber(c)
-  if proto == "" then proto = "tcp" end
-  if not h or h < 1 or h > 65535 or c < 1 or c > 65535 then
-    return nil, "expected HOSTPORT:CONTAINERPORT[/tcp|/udp], ports 1-65535"
-  end
+  local usage = "expected [IP:][HOSTPORT[-END]:]CONTAINERPORT[-END][/tcp|/udp], ports 1-65535"
+  local text, proto = v:match("^(.-)/(%a+)$")
+  text, proto = text or v, proto or "tcp"
   if proto ~= "tcp" and proto ~= "udp" then return nil, "protocol must be tcp or udp" end
-  return { host = h, container = c, proto = proto }
+  local parts = {}
+  for p in (text .. ":"):gmatch("([^:]*):") do parts[#parts + 1] = p end
+  local ip = #parts == 3 and table.remove(parts, 1) or "0.0.0.0"
+  if ip == "" then ip = "0.0.0.0" end
+  if not require("wbl.ipam").ip_num(ip) then return nil, "the host address must be an IPv4 address" end
+  if #parts > 2 then return nil, usage end
+  local function range(s)
+    local a, b = s:match("^(%d+)%-(%d+)$")
+    a, b = tonumber(a or s:match("^(%d+)$")), tonumber(b or a or s:match("^(%d+)$"))
+    if not a or a < 1 or b > 65535 or b < a then return nil end
+    return a, b
+  end
+  local c1, c2 = range(parts[#parts])
+  if not c1 then return nil, usage end
+  local h1, h2
+  if #parts == 2 and parts[1] ~= "" then
+    h1, h2 = range(parts[1])
+    if not h1 then return nil, usage end
+    if h2 - h1 ~= c2 - c1 then return nil, "the host and container ranges differ in length" end
+  end
+  local out = {}
+  for i = 0, c2 - c1 do
+    out[#out + 1] = { ip = ip, host = h1 and h1 + i, container = c1 + i, proto = proto }
+  end
+  return out
 end
 
 --- --cap-add/--cap-drop NAME: a capability's name (CHOWN, cap_chown,
@@ -186,8 +209,9 @@ M.options = {
   -- Networking (lua/wbl/net.lua; networks: scripts/network.lua).
   { nil, "network", arg = "none|host|bridge|NAME", default = "bridge", check = check.network,
     help = "the container's network (default bridge)" },
-  { "p", "publish", arg = "HOSTPORT:PORT[/tcp|/udp]", list = true, check = check.publish,
-    help = "map a host port to a container port" },
+  { "p", "publish", arg = "[IP:][HOSTPORT:]PORT[/udp]", list = true, check = check.publish,
+    help = "map a host port (or range; none: a free one) to a container port" },
+  { "P", "publish-all", help = "map every port the image exposes to a free host port" },
   -- Confinement (docker's defaults unless loosened: README, Security).
   { "u", "user", arg = "USER|UID[:GROUP|GID]", check = check.user,
     help = "run as this user (names from the image's /etc/passwd and /etc/group)" },
@@ -321,7 +345,14 @@ function M.spec(o, argv, id)
   -- The network.
   local mode = o.network or "bridge"
   s.wbl.network = mode
-  s.wbl.ports = o.publish or {}
+  s.wbl.ports = {}
+  for _, list in ipairs(o.publish or {}) do
+    for _, m in ipairs(list) do s.wbl.ports[#s.wbl.ports + 1] = m end
+  end
+  -- -P: every port the image exposes, each on a free host port
+  for _, e in ipairs(o.publish_all and s.wbl.exposed or {}) do
+    s.wbl.ports[#s.wbl.ports + 1] = { ip = "0.0.0.0", container = e.port, proto = e.proto }
+  end
   if #s.wbl.ports > 0 and (mode == "none" or mode == "host") then
     return nil, ("-p needs a bridge network (not --network %s)"):format(mode), E.EINVAL
   end

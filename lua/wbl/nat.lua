@@ -14,7 +14,9 @@
 -- reaching a port published on its own network) so the answer comes back
 -- the same way.  Packets for 127.0.0.0/8 that arrive FROM the bridge are
 -- dropped before routing: route_localnet must not let a container reach
--- the host's loopback services.
+-- the host's loopback services.  Networks are isolated from each other,
+-- as docker's are: what comes from one bridge is not forwarded to another
+-- wbl bridge (wbl0, wbl-NAME, wblbHASH: wbl.net.bridge_name).
 local core = require "wbl.core"
 local E = core.errno
 
@@ -81,6 +83,11 @@ local function network_rules(name, subnet, bridge)
         "-j", "MASQUERADE" },
     -- no container reaches the host's loopback through route_localnet
     r { "raw", "PREROUTING", "-i", bridge, "-d", "127.0.0.0/8", "-j", "DROP" },
+    -- networks are isolated from each other: to its own bridge only
+    r { "filter", "FORWARD", "-i", bridge, "-o", bridge, "-j", "ACCEPT" },
+    r { "filter", "FORWARD", "-i", bridge, "-o", "wbl0", "-j", "DROP" },
+    r { "filter", "FORWARD", "-i", bridge, "-o", "wbl-+", "-j", "DROP" },
+    r { "filter", "FORWARD", "-i", bridge, "-o", "wblb+", "-j", "DROP" },
   }
 end
 
@@ -100,8 +107,14 @@ table ip wbl_%s {
     type filter hook prerouting priority raw; policy accept;
     iifname "%s" ip daddr 127.0.0.0/8 drop
   }
+  chain forward {
+    type filter hook forward priority filter; policy accept;
+    iifname "%s" oifname != "%s" oifname "wbl0" drop
+    iifname "%s" oifname != "%s" oifname "wbl-*" drop
+    iifname "%s" oifname != "%s" oifname "wblb*" drop
+  }
 }
-]]):format(name, subnet, bridge, bridge, subnet, bridge, bridge))
+]]):format(name, subnet, bridge, bridge, subnet, bridge, bridge, bridge, bridge, bridge, bridge, bridge, bridge))
   end
   for i, rule in ipairs(network_rules(name, subnet, bridge)) do
     local ok, msg, en = run { "iptables", "-w", "-t", rule[1], "-A", table.unpack(rule, 2) }
@@ -138,8 +151,8 @@ function M.publish(backend, tag, ip, ports)
   if backend == "nft" then
     local rules = {}
     for _, p in ipairs(ports) do
-      rules[#rules + 1] = ("    fib daddr type local %s dport %d dnat to %s:%d")
-        :format(p.proto, p.host, ip, p.container)
+      local dst = (p.ip and p.ip ~= "0.0.0.0") and ("ip daddr " .. p.ip) or "fib daddr type local"
+      rules[#rules + 1] = ("    %s %s dport %d dnat to %s:%d"):format(dst, p.proto, p.host, ip, p.container)
     end
     rules = table.concat(rules, "\n")
     return run({ "nft", "-f", "-" }, ([[
@@ -159,7 +172,8 @@ table ip wbl_%s {
   local ok, msg, en = run { "iptables", "-w", "-t", "nat", "-N", chain }
   if not ok then return nil, msg, en end
   for _, p in ipairs(ports) do
-    ok, msg, en = run { "iptables", "-w", "-t", "nat", "-A", chain, "-p", p.proto,
+    local dst = (p.ip and p.ip ~= "0.0.0.0") and p.ip or "0.0.0.0/0"
+    ok, msg, en = run { "iptables", "-w", "-t", "nat", "-A", chain, "-d", dst, "-p", p.proto,
       "--dport", tostring(p.host), "-j", "DNAT", "--to-destination", ("%s:%d"):format(ip, p.container) }
     if not ok then M.unpublish(backend, tag); return nil, msg, en end
   end

@@ -167,7 +167,8 @@ local function make_bridge(net)
   local was
   was, msg, en = nat.enable_forwarding()
   if not was then return undo(nil, "ip_forward: " .. tostring(msg), en) end
-  if was == "0" then net.forwarding_was_off = true end
+  -- wbl turned routing on: the last network to go turns it off again
+  if was == "0" then fs.write_file(M.dir() .. "/forwarding-was-off", "") end
   nat.unmasquerade(net.nat, net.bridge, net.subnet, net.bridge) -- a leftover, if any
   ok, msg, en = nat.masquerade(net.nat, net.bridge, net.subnet, net.bridge)
   if not ok then return undo(nil, msg, en) end
@@ -257,8 +258,20 @@ function M.remove(name)
     if not ok then return nil, msg, en end
     ok, msg, en = M.teardown_bridge(net)
     if not ok then return nil, msg, en end
-    return util.rm_rf(netdir(name))
+    ok, msg, en = util.rm_rf(netdir(name))
+    if not ok then return nil, msg, en end
+    return M.restore_forwarding()
   end)
+end
+
+--- Under the lock, once a network is gone: with no network left, put
+-- net.ipv4.ip_forward back to 0 if wbl turned it on.
+function M.restore_forwarding()
+  local mark = M.dir() .. "/forwarding-was-off"
+  if #M.list() > 0 or not util.exists(mark) then return true end
+  local ok, msg, en = nat.restore_forwarding()
+  if not ok then return nil, msg, en end
+  return fs.unlink(mark)
 end
 
 -- The network a container joins, its bridge there (remade if it went
@@ -300,10 +313,7 @@ local function retire_default_locked()
   if not ok then return nil, msg, en end
   ok, msg, en = util.rm_rf(netdir(M.default))
   if not ok then return nil, msg, en end
-  if net.forwarding_was_off and #M.list() == 0 then
-    return nat.restore_forwarding()
-  end
-  return true
+  return M.restore_forwarding()
 end
 
 --- What a dead container left on a network: its port mappings, its veth.
@@ -421,6 +431,7 @@ function M.leave(c)
   return locked(function()
     local ok, msg, en = ipam.release(netdir(n.name), n.ip, c.id)
     if not ok then return nil, msg, en end
+    if n.name ~= M.default then M.announce(c, false) end
     if n.name ~= M.default or next(ipam.leases(netdir(n.name)) or {}) then return true end
     if M.grace_ms <= 0 then return retire_default_locked() end
     local dir = netdir(n.name)
@@ -445,16 +456,136 @@ function M.veth(c, pid)
   return true
 end
 
+-- Published ports -------------------------------------------------------------
+
+-- Who listens on the host (this network namespace): "tcp/8080" ->
+-- { ip = "0.0.0.0", inode = N }, from /proc/net/{tcp,tcp6,udp,udp6}.
+local function host_listeners()
+  local out = {}
+  for _, f in ipairs { "tcp", "tcp6", "udp", "udp6" } do
+    local text = fs.read_file("/proc/net/" .. f) or ""
+    local proto = f:sub(1, 3)
+    for line in text:gmatch("[^\n]+") do
+      local addr, port, st, inode =
+        line:match("^%s*%d+:%s+(%x+):(%x+)%s+%x+:%x+%s+(%x+)%s+%S+%s+%S+%s+%S+%s+%d+%s+%d+%s+(%d+)")
+      -- tcp: LISTEN (0A); udp: any bound socket
+      if addr and (proto == "udp" or st == "0A") then
+        local ip = "0.0.0.0"
+        if #addr == 8 and addr ~= "00000000" then
+          local n = tonumber(addr, 16)
+          ip = ("%d.%d.%d.%d"):format(n & 255, n >> 8 & 255, n >> 16 & 255, n >> 24 & 255) -- little-endian
+        end
+        local key = proto .. "/" .. tonumber(port, 16)
+        out[key] = out[key] or { ip = ip, inode = inode }
+      end
+    end
+  end
+  return out
+end
+
+-- The process holding a socket inode (for the message), e.g. "python3 (pid 42)".
+local function socket_owner(inode)
+  local want = "socket:[" .. inode .. "]"
+  for _, pid in ipairs(fs.readdir("/proc") or {}) do
+    if pid:match("^%d+$") then
+      for _, fd in ipairs(fs.readdir("/proc/" .. pid .. "/fd") or {}) do
+        if fs.readlink("/proc/" .. pid .. "/fd/" .. fd) == want then
+          local comm = (fs.read_file("/proc/" .. pid .. "/comm") or "?"):gsub("%s+$", "")
+          return ("%s (pid %s)"):format(comm, pid)
+        end
+      end
+    end
+  end
+  return "a process of the host"
+end
+
+local function overlaps(a, b) return a == "0.0.0.0" or b == "0.0.0.0" or a == b end
+
+--- Reserve the host ports of c's mappings (c.spec.wbl.ports) under the
+-- networks' lock: refused (EADDRINUSE, naming the holder) when another
+-- live container maps the same port, or a host program listens on it; a
+-- mapping without a host port gets a free one (32768-60999).  The
+-- reservations (ROOT/networks/ports.lua) go with the container.
+-- @return the mappings, each with its host port
+function M.reserve_ports(c)
+  local wanted = c.spec.wbl.ports or {}
+  if #wanted == 0 then return {} end
+  return locked(function()
+    local file = M.dir() .. "/ports.lua"
+    local s0 = fs.read_file(file)
+    local taken = s0 and util.unserialise(s0) or {}
+    for key, r in pairs(taken) do
+      if r.id ~= c.id and not lease_alive(r) then taken[key] = nil end
+    end
+    local listening = host_listeners()
+    local function free(proto, port, ip)
+      local key = proto .. "/" .. port
+      local r = taken[key]
+      if r and r.id ~= c.id and overlaps(r.ip, ip) then return nil, ("container %s"):format(r.id) end
+      local l = listening[key]
+      if l and overlaps(l.ip, ip) then return nil, socket_owner(l.inode) end
+      return true
+    end
+    local out = {}
+    for _, p in ipairs(wanted) do
+      local m = { ip = p.ip or "0.0.0.0", host = p.host, container = p.container, proto = p.proto }
+      if m.host then
+        local ok, holder = free(m.proto, m.host, m.ip)
+        if not ok then
+          return nil, ("%s:%d/%s is already taken by %s"):format(m.ip, m.host, m.proto, holder), E.EADDRINUSE
+        end
+      else
+        for port = 32768, 60999 do
+          if free(m.proto, port, m.ip) then m.host = port; break end
+        end
+        if not m.host then return nil, "-p: no free host port left", E.EADDRINUSE end
+      end
+      taken[m.proto .. "/" .. m.host] = { id = c.id, ip = m.ip }
+      out[#out + 1] = m
+    end
+    local ok, msg, en = fs.write_file(file, util.serialise(taken), nil, "0600")
+    if not ok then return nil, msg, en end
+    return out
+  end)
+end
+
+--- Give back c's reserved host ports.
+function M.release_ports(c)
+  return locked(function()
+    local file = M.dir() .. "/ports.lua"
+    local s0 = fs.read_file(file)
+    if not s0 then return true end
+    local taken = util.unserialise(s0) or {}
+    for key, r in pairs(taken) do
+      if r.id == c.id then taken[key] = nil end
+    end
+    return fs.write_file(file, util.serialise(taken), nil, "0600")
+  end)
+end
+
 --- Port mappings (c.spec.wbl.ports, -p): DNAT from the host's addresses
--- to the container's.  Recorded (and saved) before they are made, so the
--- teardown removes them even when wbl dies half-way.
+-- (or the one given) to the container's.  The host ports are reserved
+-- first (M.reserve_ports); all of it is recorded (and saved) before the
+-- rules are made, so the teardown removes them even when wbl dies half-way.
 function M.publish(c)
-  local n, ports = c.net, c.spec.wbl.ports or {}
-  if not n.veth or #ports == 0 then return true end
-  n.ports, n.published = ports, true
-  local ok, msg, en = state.save(c)
+  local n = c.net
+  if not n.veth or #(c.spec.wbl.ports or {}) == 0 then return true end
+  n.published = true -- reservations and rules, from here on
+  local ports, msg, en = M.reserve_ports(c)
+  if not ports then return nil, msg, en end
+  n.ports = ports
+  local ok
+  ok, msg, en = state.save(c)
   if not ok then return nil, msg, en end
   return nat.publish(n.nat, n.veth, n.ip, ports)
+end
+
+--- Remove c's port mappings and give their host ports back.
+function M.unpublish(c)
+  local n = c.net
+  local ok, msg, en = nat.unpublish(n.nat, n.veth)
+  if not ok then return nil, msg, en end
+  return M.release_ports(c)
 end
 
 -- resolv.conf for the container: the host's, without loopback servers
@@ -480,11 +611,16 @@ M.etc_names = { "hosts", "hostname", "resolv.conf" }
 -- its state directory (init.lua binds them over the root's: the root is
 -- never written).
 function M.etc_files(c)
+  if c.spec.wbl.etc_files == false then return true end -- OCI: the caller's mounts bring them
   local n = c.net or { mode = "none" }
   local hostname = c.spec.hostname or c.id:sub(1, 63)
   local hosts = { "127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback" }
   if n.ip then hosts[#hosts + 1] = n.ip .. "\t" .. hostname
   else hosts[1] = hosts[1] .. " " .. hostname end
+  -- a named network's containers know each other by name (M.announce)
+  for _, peer in ipairs(n.ip and n.name ~= M.default and M.peers(c) or {}) do
+    hosts[#hosts + 1] = M.hosts_line(peer.ip, peer.id, peer.hostname)
+  end
   local files = {
     hosts = table.concat(hosts, "\n") .. "\n",
     hostname = hostname .. "\n",
@@ -496,6 +632,58 @@ function M.etc_files(c)
     if not ok then return nil, msg, en end
   end
   return true
+end
+
+-- Names on a named network: as docker's user networks resolve their
+-- containers by name, each container's /etc/hosts (the file in its state
+-- directory, bound into it) lists the others, kept current as they come
+-- and go.  The files are rewritten in place: the bind mount keeps the inode.
+
+--- "IP<TAB>NAME HOSTNAME" (the name once if both are the same).
+function M.hosts_line(ip, name, hostname)
+  return ip .. "\t" .. name .. ((hostname and hostname ~= name) and (" " .. hostname) or "")
+end
+
+--- The other live containers on c's network: { ip, id, hostname, state_dir }.
+function M.peers(c)
+  local out = {}
+  for ip, l in pairs(ipam.leases(netdir(c.net.name)) or {}) do
+    if l.id ~= c.id then
+      local st = state.load(l.id)
+      if st and state.alive(st) then
+        out[#out + 1] = { ip = ip, id = st.id, hostname = st.spec.hostname, state_dir = st.state_dir }
+      end
+    end
+  end
+  table.sort(out, function(a, b) return a.ip < b.ip end)
+  return out
+end
+
+--- Tell c's peers that c came (add its line to their /etc/hosts) or went
+-- (remove the lines of its address).
+function M.announce(c, here)
+  local n = c.net
+  local line = M.hosts_line(n.ip, c.id, c.spec.hostname)
+  for _, peer in ipairs(M.peers(c)) do
+    local file = peer.state_dir .. "/hosts"
+    local text = fs.read_file(file)
+    if text then
+      local keep = {}
+      for l in text:gmatch("[^\n]+") do
+        if l:sub(1, #n.ip + 1) ~= n.ip .. "\t" then keep[#keep + 1] = l end
+      end
+      if here then keep[#keep + 1] = line end
+      fs.write_file(file, table.concat(keep, "\n") .. "\n", "trunc")
+    end
+  end
+  return true
+end
+
+--- After c's /etc files: its peers learn its name (under the networks' lock).
+function M.join_names(c)
+  local n = c.net
+  if not (n and n.ip and n.name ~= M.default) then return true end
+  return locked(function() return M.announce(c, true) end)
 end
 
 -- The container side (init.lua) ------------------------------------------------
@@ -519,6 +707,7 @@ end
 -- overlay's upper: the image is never written).  The paths are resolved
 -- inside the root (an image's /etc may be a symlink out of it).
 function M.bind_etc(c)
+  if c.spec.wbl.etc_files == false then return true end
   local inroot = core.inroot
   for _, name in ipairs(M.etc_names) do
     local fd, where, en = inroot.open(c.root, "/etc/" .. name, "file")

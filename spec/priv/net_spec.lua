@@ -110,7 +110,7 @@ describe("container networking #priv #netns", function()
   H.it_priv("bad --network and -p values exit 125 before anything is made", function()
     local before = H.containers()
     for _, args in ipairs {
-      { "--network", "nope", "true" }, { "-p", "99999:80", "true" }, { "-p", "80", "true" },
+      { "--network", "nope", "true" }, { "-p", "99999:80", "true" }, { "-p", "8080:80-81", "true" },
       { "-p", "8080:80/sctp", "true" }, { "--network", "none", "-p", "8080:80", "true" },
     } do
       local _, err, code = H.run(args)
@@ -391,6 +391,87 @@ describe("container networking #priv #netns", function()
     assert.equal(1, count(ipam.leases(dir)))
     assert(ipam.release(dir, "10.77.0.2", "live"))
     assert.same({}, ipam.leases(dir))
+  end)
+
+  H.it_priv("named networks: isolated from each other; their containers know each other by name", function()
+    local net = H.q(H.wbl) .. " scripts/network.lua "
+    local a, b, c2 = nil, nil, nil
+    finally(function()
+      for _, j in ipairs { a, b, c2 } do j.stop() end
+      sh(net .. "rm tiso1 tiso2")
+    end)
+    assert.equal(0, select(3, sh(net .. "create --subnet 10.251.20.0/24 tiso1")))
+    assert.equal(0, select(3, sh(net .. "create --subnet 10.251.21.0/24 tiso2")))
+    a = start { "--network", "tiso1", "--name", "srva", "sh", "-c", "httpd -p 80 -h /etc && echo ready; read x" }
+    a.wait_for("ready")
+    b = start { "--network", "tiso1", "--name", "srvb", "sh", "-c", "echo ready; read x" }
+    b.wait_for("ready")
+    local ip = state("srva").net.ip
+    local get = "printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 3 %s 80 | tail -n 1; echo rc=$?"
+    -- by name, on the same network; and each new container is in the others' /etc/hosts
+    local out, err = H.run { "--rm", "--network", "tiso1", "--name", "cli1", "sh", "-c",
+      get:format("srva") .. "; cat /etc/hosts" }
+    assert.matches("^srva\nrc=0\n", out, err)
+    assert.matches("10%.251%.20%.%d+\tsrvb\n", out)
+    c2 = start { "--network", "tiso1", "--name", "late", "sh", "-c", "echo ready; read x" }
+    c2.wait_for("ready")
+    local late = state("late").net.ip
+    assert.matches(late:gsub("%.", "%%.") .. "\tlate\n", core.fs.read_file(state("srvb").state_dir .. "/hosts"))
+    c2.stop()
+    assert.is_nil(core.fs.read_file(state("srvb").state_dir .. "/hosts"):match("\tlate"))
+    -- another network cannot reach it, by address
+    out = H.run { "--rm", "--network", "tiso2", "sh", "-c", get:format(ip) }
+    assert.equal("rc=0\n", out) -- nothing came back: dropped between the bridges
+    out = H.run { "--rm", "--network", "tiso1", "sh", "-c", get:format(ip) }
+    assert.equal("srva\nrc=0\n", out)
+  end)
+
+  H.it_priv("-p clashes are refused naming the holder; IP:HOST:CTR, ranges, a free port", function()
+    -- a host program on the port
+    local pid = assert(P.fork())
+    if pid == 0 then
+      P.execve("/bin/busybox", { "busybox", "nc", "-l", "-p", "8133" })
+      P._exit(127)
+    end
+    finally(function() P.kill(pid, "SIGKILL"); P.waitpid(pid) end)
+    assert.is_true(eventually(function() return (sh("cat /proc/net/tcp /proc/net/tcp6 | grep -ci ':1FC5 '")) ~= "0\n" end))
+    local _, err, code = H.run { "--rm", "-p", "8133:80", "true" }
+    assert.equal(125, code)
+    assert.matches("0%.0%.0%.0:8133/tcp is already taken by busybox %(pid " .. pid .. "%)", err)
+    -- another container's
+    local a = start { "--name", "holder", "-p", "8134:80", "sh", "-c", "echo ready; read x" }
+    finally(function() a.stop() end)
+    a.wait_for("ready")
+    _, err, code = H.run { "--rm", "-p", "8134:80", "true" }
+    assert.equal(125, code)
+    assert.matches("8134/tcp is already taken by container holder", err)
+    -- IP:HOST:CTR, a range, and no host port (a free one)
+    local b = start { "--name", "ports", "-p", "127.0.0.1:8135:80", "-p", "8136-8137:90-91", "-p", "92",
+      "sh", "-c", "httpd -p 80 -h /etc && echo ready; read x" }
+    finally(function() b.stop() end)
+    b.wait_for("ready")
+    local out = H.wbl_run { H.top .. "/scripts/port.lua", "ports" }
+    assert.matches("80/tcp %-> 127%.0%.0%.1:8135\n90/tcp %-> 0%.0%.0%.0:8136\n91/tcp %-> 0%.0%.0%.0:8137\n" ..
+      "92/tcp %-> 0%.0%.0%.0:%d+\n", out)
+    local body = sh("curl -sS --max-time 5 http://127.0.0.1:8135/hostname")
+    assert.equal("ports\n", body)
+    -- only on 127.0.0.1: another host address does not answer
+    local gw = state("ports").net.gateway
+    _, _, code = sh("curl -sS --max-time 2 http://" .. gw .. ":8135/hostname")
+    assert.not_equal(0, code)
+  end)
+
+  H.it_priv("network.lua rm puts ip_forward back when wbl turned it on", function()
+    local net = H.q(H.wbl) .. " scripts/network.lua "
+    -- no network at all first (the default one goes after its grace period)
+    assert.is_true(eventually(function() return #(wnet.list()) == 0 end))
+    local was = core.fs.read_file("/proc/sys/net/ipv4/ip_forward")
+    finally(function() core.fs.write_file("/proc/sys/net/ipv4/ip_forward", was, "trunc") end)
+    assert(core.fs.write_file("/proc/sys/net/ipv4/ip_forward", "0\n", "trunc"))
+    assert.equal(0, select(3, sh(net .. "create --subnet 10.251.22.0/24 tfwd")))
+    assert.equal("1\n", core.fs.read_file("/proc/sys/net/ipv4/ip_forward"))
+    assert.equal(0, select(3, sh(net .. "rm tfwd")))
+    assert.equal("0\n", core.fs.read_file("/proc/sys/net/ipv4/ip_forward"))
   end)
 
   H.it_priv("named networks: create (subnet checked), use, list, remove", function()
