@@ -33,10 +33,18 @@ describe("wbl.net options #unit", function()
   local check = require("wbl.args").check
   require "wbl.docker" -- adds its checks
 
-  it("-p HOSTPORT:CONTAINERPORT[/tcp|/udp]", function()
-    assert.same({ host = 8080, container = 80, proto = "tcp" }, check.publish("8080:80"))
-    assert.same({ host = 53, container = 5353, proto = "udp" }, check.publish("53:5353/udp"))
-    for _, bad in ipairs { "80", "0:80", "70000:80", "80:80/sctp", "a:b", "80:" } do
+  it("-p [IP:][HOSTPORT[-END]:]CONTAINERPORT[-END][/tcp|/udp]", function()
+    local any = "0.0.0.0"
+    assert.same({ { ip = any, host = 8080, container = 80, proto = "tcp" } }, check.publish("8080:80"))
+    assert.same({ { ip = any, host = 53, container = 5353, proto = "udp" } }, check.publish("53:5353/udp"))
+    assert.same({ { ip = "127.0.0.1", host = 8080, container = 80, proto = "tcp" } },
+      check.publish("127.0.0.1:8080:80"))
+    assert.same({ { ip = any, container = 80, proto = "tcp" } }, check.publish("80")) -- a free host port
+    assert.same({ { ip = "127.0.0.1", container = 80, proto = "tcp" } }, check.publish("127.0.0.1::80"))
+    assert.same({ { ip = any, host = 8000, container = 90, proto = "tcp" },
+                  { ip = any, host = 8001, container = 91, proto = "tcp" } }, check.publish("8000-8001:90-91"))
+    for _, bad in ipairs { "0:80", "70000:80", "80:80/sctp", "a:b", "80:", "8000-8002:90-91", "1.2.3:80:80",
+                           "9-8:80" } do
       assert.is_nil(check.publish(bad), bad)
     end
   end)
