@@ -29,7 +29,12 @@ DEPS     = build-essential busybox-static curl iproute2 iptables libmnl-dev \
            libseccomp-dev liblua5.4-dev lua-busted lua-check lua-dkjson \
            lua5.4 nftables pkg-config tmux
 
-all: build/wbl build/lib/wbl/core.so build/wbl-init
+all: build/wbl build/lib/wbl/core.so build/wbl-init build/wbl-oci
+
+# The OCI runtime command (podman --runtime build/wbl-oci): wbl called by
+# that name is `wbl oci` (scripts/oci.lua).
+build/wbl-oci: build/wbl
+	ln -sf wbl $@
 
 # --init's PID 1 (init/wbl-init.c): static, so it runs in any image.
 build/wbl-init: init/wbl-init.c
@@ -116,6 +121,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/wbl \
 	  $(DESTDIR)$(PREFIX)/lib/lua/5.4/wbl $(DESTDIR)$(PREFIX)/libexec/wbl
 	install -m 755 build/wbl $(DESTDIR)$(PREFIX)/bin/wbl
+	ln -sf wbl $(DESTDIR)$(PREFIX)/bin/wbl-oci
 	install -m 755 build/wbl-init $(DESTDIR)$(PREFIX)/libexec/wbl/wbl-init
 	install -m 644 build/lib/wbl/core.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/wbl/core.so
 	cp -r lua scripts $(DESTDIR)$(PREFIX)/share/wbl/

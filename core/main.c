@@ -10,6 +10,9 @@
  * WBL_LUA_DIR names another.  A SCRIPT that is not a path is also looked
  * up in the scripts directory (WBL_SCRIPTS_DIR, BIN/../scripts or
  * BIN/../share/wbl/scripts), so an installed `wbl run` finds run.lua.
+ *
+ * Called as `wbl-oci` (a link to wbl, what `make install` puts next to
+ * it), it is `wbl oci ...`: the OCI runtime command line, scripts/oci.lua.
  */
 #define _GNU_SOURCE
 #include <limits.h>
@@ -108,6 +111,21 @@ static int run_chunk(lua_State *L, int status, char **argv, int argc, int first)
 
 int main(int argc, char **argv)
 {
+  const char *base = strrchr(argv[0], '/');
+  base = base ? base + 1 : argv[0];
+  if (strcmp(base, "wbl-oci") == 0) { /* wbl-oci ARGS... is wbl oci ARGS... */
+    char **v = calloc((size_t)argc + 2, sizeof *v);
+    if (!v) {
+      fputs("wbl: out of memory\n", stderr);
+      return 1;
+    }
+    v[0] = argv[0];
+    v[1] = "oci";
+    for (int i = 1; i < argc; i++)
+      v[i + 1] = argv[i];
+    argv = v;
+    argc++;
+  }
   if (argc < 2) {
     fputs(usage, stderr);
     return 2;

@@ -3,12 +3,15 @@
  * supplementary groups, resource limits.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -359,6 +362,48 @@ static int proc_prctl(lua_State *L)
   return wbl_result(L, prctl((int)opt, v, 0, 0, 0) == 0, "prctl");
 }
 
+/***
+Mark every fd from first up close-on-exec (close_range CLOSE_RANGE_CLOEXEC,
+Linux 5.11; else each fd in /proc/self/fd): what an exec passes on stops
+below first (an OCI runtime's --preserve-fds).  Nothing is closed now, so
+no handle of this process loses its fd before the exec.
+@function cloexec_from
+@int first
+@treturn[1] true
+@return[2] fail, message, errno
+*/
+static int proc_cloexec_from(lua_State *L)
+{
+  lua_Integer first = luaL_checkinteger(L, 1);
+  luaL_argcheck(L, first >= 0 && first <= 0x7fffffff, 1, "bad fd");
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+  if (syscall(SYS_close_range, (unsigned int)first, ~0U, CLOSE_RANGE_CLOEXEC) == 0) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  if (errno != ENOSYS && errno != EINVAL)
+    return wbl_fail(L, "close_range");
+  DIR *d = opendir("/proc/self/fd");
+  if (!d)
+    return wbl_fail(L, "opendir /proc/self/fd");
+  int self = dirfd(d);
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    char *end;
+    long fd = strtol(e->d_name, &end, 10);
+    if (*end || end == e->d_name || fd < first || fd == self)
+      continue;
+    int fl = fcntl((int)fd, F_GETFD);
+    if (fl >= 0)
+      fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC);
+  }
+  closedir(d);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 static int proc_getpid(lua_State *L)
 {
   lua_pushinteger(L, getpid());
@@ -586,6 +631,7 @@ static int proc_getrlimit(lua_State *L)
 
 static const luaL_Reg proc_funcs[] = {
     {"_exit", proc_exit},
+    {"cloexec_from", proc_cloexec_from},
     {"clone", proc_clone},
     {"execve", proc_execve},
     {"execvp", proc_execvp},

@@ -72,7 +72,8 @@ char **wbl_checkenv(lua_State *L, int arg);
   X(overlay)                                                                 \
   X(proc)                                                                    \
   X(pty)                                                                     \
-  X(seccomp)
+  X(seccomp)                                                                 \
+  X(sock)
 
 #define WBL_DECLARE_OPEN(name) int wbl_open_##name(lua_State *L);
 WBL_FAMILIES(WBL_DECLARE_OPEN)

@@ -22,7 +22,7 @@ if c.cgroup then step("cgroup.procs", cgroup.join(c.cgroup)) end
 if c.cgroup then step("cgroup namespace", cgroup.unshare_ns()) end
 
 -- Nothing mounted from here on may reach the host.
-step("make mounts private", rootfs.make_private())
+step("make mounts private", rootfs.make_private(s.linux.rootfsPropagation))
 
 -- The root (the image's layers under the container's write layer), the
 -- /etc files (a volume on /etc hides them), then the spec's mounts in
@@ -44,9 +44,13 @@ step("hook pivot", wbl.hooks.run(c, "pivot"))
 
 -- Into the root; the host's root is detached.
 step("pivot_root " .. c.root, rootfs.pivot(c.root))
+if s.linux.rootfsPropagation then
+  step("root propagation", rootfs.propagation("/", { s.linux.rootfsPropagation }))
+end
 
 -- Who we are and what we see.
 if s.hostname then step("hostname", wbl.core.ns.sethostname(s.hostname)) end
+if s.domainname then step("domainname", wbl.core.ns.setdomainname(s.domainname)) end
 if wbl.spec.has_namespace(s, "network") then step("loopback", net.loopback_up()) end
 if c.net then step("eth0", net.configure(c.net)) end
 if not s.wbl.interactive then step("stdin", rootfs.stdin_null()) end

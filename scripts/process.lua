@@ -16,6 +16,7 @@ local s, p, c = ...
 p = p or s.process
 local step, proc = wbl.step, wbl.proc
 
+if p.user.umask then wbl.core.fs.umask(p.user.umask) end
 step("workdir " .. p.cwd, wbl.rootfs.workdir(p.cwd))
 step("rlimits", proc.set_rlimits(p.rlimits))
 step("capability bounding set", wbl.caps.drop_bounding(p.capabilities))
@@ -23,11 +24,17 @@ if not p.noNewPrivileges then step("seccomp", wbl.seccomp.load(s.linux.seccomp))
 if s.wbl and (s.wbl.user or #(s.wbl.group_add or {}) > 0) then -- -u, --group-add: the image's names
   step("user " .. (s.wbl.user or ""), wbl.users.resolve(p, s.wbl.user, s.wbl.group_add, s.wbl.keep_home))
 end
+if p.oomScoreAdj then step("oom_score_adj", proc.set_oom_score_adj(p.oomScoreAdj)) end
+-- OCI: the capabilities listed, for any uid (kept through the user change)
+local exact = s.wbl and s.wbl.exact_caps
+if exact then step("keep capabilities", wbl.caps.keep()) end
 step("user " .. p.user.uid .. ":" .. p.user.gid, proc.set_user(p.user))
-step("capabilities", wbl.caps.apply(p.capabilities, p.user))
+step("capabilities", wbl.caps.apply(p.capabilities, p.user, exact))
 if p.noNewPrivileges then step("no_new_privs", proc.no_new_privs()) end
 if p.noNewPrivileges then step("seccomp", wbl.seccomp.load(s.linux.seccomp)) end
 
+-- OCI create: ready, and wait here until `start` (wbl.oci's exec fifo)
+if c and c._await_start then step("wait for start", c._await_start(c, p)) end
 if c then step("hook exec", wbl.hooks.run(c, "exec")) end
 
 -- Become the command (127: not found, 126: not runnable).

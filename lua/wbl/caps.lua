@@ -75,6 +75,13 @@ local function empty(set)
   return #set.permitted == 0 and #set.effective == 0 and #set.inheritable == 0
 end
 
+--- Before the user changes: keep the permitted set through setuid from
+-- root (keep_caps; exec clears it), so M.apply(sets, user, true) can give
+-- a non-root user the capabilities its spec lists, as OCI runtimes do.
+function M.keep()
+  return C.keep_caps(true)
+end
+
 --- The capability sets after the user is set (user: { uid = }).
 -- Root (uid 0): inheritable, permitted and effective exactly as listed,
 -- then the ambient list raised (each must be permitted and inheritable).
@@ -82,15 +89,16 @@ end
 -- setuid from root has already cleared permitted, effective and ambient,
 -- unless keep_caps or the no_setuid_fixup securebit kept them; whatever
 -- is left is cleared here, and the result checked.
--- sets nil: nothing to confine.
-function M.apply(sets, user)
+-- sets nil: nothing to confine.  exact (an OCI runtime's rule): the sets
+-- as listed whatever the uid (M.keep before the user change kept them).
+function M.apply(sets, user, exact)
   if not sets then return true end
   for _, k in ipairs { "permitted", "effective", "inheritable", "ambient" } do
     local ok, msg = set_of(sets[k])
     if not ok then return nil, msg, E.EINVAL end
   end
   local ok, msg, en
-  if (user and user.uid or 0) == 0 then
+  if exact or (user and user.uid or 0) == 0 then
     ok, msg, en = C.set { inheritable = sets.inheritable, permitted = sets.permitted,
                           effective = sets.effective }
     if not ok then return nil, msg .. lacking(sets.permitted), en end
@@ -100,7 +108,8 @@ function M.apply(sets, user)
     if not ok then return nil, msg, en end
     for _, n in ipairs(sets.ambient or {}) do
       ok, msg, en = C.ambient_raise(n)
-      if not ok then return nil, msg, en end
+      -- (exact: one not inheritable is skipped, as runc and crun skip it)
+      if not ok and not (exact and en == E.EPERM) then return nil, msg, en end
     end
     return true
   end

@@ -109,14 +109,17 @@ end
 -- (PARENT/ID).
 function M.limits(s)
   local r = s.linux.resources or {}
-  local path = (s.linux.cgroupsPath or "wbl/x"):gsub("^/+", "")
+  local path = (s.linux.cgroupsPath or "wbl/x"):gsub("^/+", ""):gsub("/+$", "")
   local parent, id = path:match("^(.*)/([^/]+)$")
-  if not parent or parent == "" then
-    return nil, ("linux.cgroupsPath %q: expected PARENT/ID"):format(path), E.EINVAL
+  if not parent then parent, id = "", path end -- "/ID": right under the root (OCI)
+  if id == "" then
+    return nil, ("linux.cgroupsPath %q: expected [PARENT/]ID"):format(path), E.EINVAL
   end
   local lim = { parent = parent }
   local mem, cpu = r.memory or {}, r.cpu or {}
   lim.memory = mem.limit
+  lim.reservation = mem.reservation
+  lim.unified = r.unified -- cgroup2 files as given (OCI's linux.resources.unified)
   if mem.limit and mem.swap then
     lim.swap = mem.swap
     lim.swap_optional = s.wbl and s.wbl.swap_implicit or nil
@@ -130,7 +133,8 @@ end
 -- Which limits need which controller, and the spec field that asked.
 local R = "linux.resources."
 local needs = {
-  { "memory", "memory", R .. "memory.limit" }, { "cpu_quota", "cpu", R .. "cpu.quota" },
+  { "memory", "memory", R .. "memory.limit" }, { "reservation", "memory", R .. "memory.reservation" },
+  { "cpu_quota", "cpu", R .. "cpu.quota" },
   { "shares", "cpu", R .. "cpu.shares" }, { "cpuset_cpus", "cpuset", R .. "cpu.cpus" },
   { "cpuset_mems", "cpuset", R .. "cpu.mems" }, { "pids", "pids", R .. "pids.limit" },
 }
@@ -263,6 +267,8 @@ local function files(lim, d)
       swap and tostring(swap),
       R .. "memory.swap", lim.swap_optional)
   end
+  add("memory", "memory.low", "memory.soft_limit_in_bytes", lim.reservation, lim.reservation,
+    R .. "memory.reservation")
   if lim.cpu_quota then
     if d.v2 then
       add("cpu", "cpu.max", nil, lim.cpu_quota .. " " .. lim.cpu_period, nil, R .. "cpu.quota")
@@ -280,7 +286,26 @@ local function files(lim, d)
   return out
 end
 
+-- linux.resources.unified: "controller.file" = value, written as given
+-- into the cgroup2 directory (only there: a v1 hierarchy has other files).
+local function unified(lim, d)
+  if not lim.unified or not d.v2 then return true end
+  local keys = {}
+  for k in pairs(lim.unified) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    if k:find("/", 1, true) or k:sub(1, 1) == "." then
+      return nil, ("%sunified: %q is not a cgroup file name"):format(R, k), E.EINVAL
+    end
+    local ok, msg, en = write(d.path .. "/" .. k, lim.unified[k])
+    if not ok then return nil, ("%sunified %s: %s"):format(R, k, msg), en end
+  end
+  return true
+end
+
 local function apply(lim, d)
+  local ok0, msg0, en0 = unified(lim, d)
+  if not ok0 then return nil, msg0, en0 end
   for _, f in ipairs(files(lim, d)) do
     if has(d.controllers, f.ctl) then
       local path = d.path .. "/" .. f.file
@@ -586,6 +611,55 @@ function M.stats(cg)
   end
   if pids then s.pids = tonumber(read(pids .. "/pids.current")) end
   return s
+end
+
+--- Change the limits of a container's cgroups (lim from M.limits: only
+-- what it holds is written).  An OCI runtime's update.
+function M.update(cg, lim)
+  for _, d in ipairs(cg.dirs) do
+    if d.path then
+      local ok, msg, en = apply(lim, d)
+      if not ok then return nil, msg, en end
+    end
+  end
+  return true
+end
+
+-- The freezer: cgroup.freeze on cgroup2, freezer.state on v1.
+local function freezer(cg)
+  for _, d in ipairs(cg.dirs) do
+    if d.v2 and d.path and fs.stat(d.path .. "/cgroup.freeze") then return d.path .. "/cgroup.freeze", true end
+  end
+  for _, d in ipairs(cg.dirs) do
+    if not d.v2 and has(d.controllers, "freezer") then return d.path .. "/freezer.state", false end
+  end
+end
+
+--- Freeze (on true) or thaw every process of the container, waiting (at
+-- most 2 s) until the kernel says it is done.  An OCI runtime's pause and
+-- resume.
+function M.freeze(cg, on)
+  local file, v2 = freezer(cg)
+  if not file then return nil, "this host has no freezer (neither cgroup2's nor a v1 hierarchy)", E.ENOTSUP end
+  local want = v2 and (on and "1" or "0") or (on and "FROZEN" or "THAWED")
+  local ok, msg, en = write(file, want)
+  if not ok then return nil, msg, en end
+  for _ = 1, 400 do
+    if M.frozen(cg) == on then return true end
+    sleep_ms(5)
+  end
+  return nil, file .. ": the kernel did not finish " .. (on and "freezing" or "thawing"), E.EBUSY
+end
+
+--- Is the container frozen (paused)?
+function M.frozen(cg)
+  local file, v2 = freezer(cg)
+  if not file then return false end
+  if v2 then
+    local ev = read(file:gsub("cgroup%.freeze$", "cgroup.events")) or ""
+    return ev:match("frozen 1") ~= nil
+  end
+  return read(file) == "FROZEN"
 end
 
 --- The description of container id's cgroups, as M.create would make it,

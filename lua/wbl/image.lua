@@ -245,6 +245,8 @@ end
 -- containers/ID, and record it.  With c.spec.wbl.rm it goes at teardown.
 -- Sets c.layer, c.upper, c.work and c.root (the merged root's mount point).
 function M.create_layer(c)
+  -- an OCI bundle's root is used in place (its caller made it): no layer
+  if c.spec.wbl.in_place then c.root = c.lowers[1]; return true end
   local rm = c.spec.wbl.rm or false
   if c.layer and util.isdir(c.layer .. "/upper") then return true end -- started again: the same layer
   local ok, msg, en = mkdirs()

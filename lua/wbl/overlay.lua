@@ -56,8 +56,11 @@ end
 
 -- Container side (init.lua, before pivot_root) ---------------------------
 
---- Mount the root: c.lowers under c.upper (with c.work) on c.root.
+--- Mount the root: c.lowers under c.upper (with c.work) on c.root; a
+-- root used in place (no write layer: an OCI bundle's) is bound onto
+-- itself, with its submounts (pivot_root needs a mount point).
 function M.mount_root(c)
+  if not c.upper then return core.mount.mount(c.root, c.root, nil, "bind,rec") end
   return core.overlay.mount(c.lowers, c.upper, c.work, c.root)
 end
 

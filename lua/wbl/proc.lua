@@ -110,6 +110,12 @@ function M.set_user(u)
   return P.setuid(u.uid or 0)
 end
 
+--- The process's OOM score adjustment (-1000 to 1000; the OCI spec's
+-- process.oomScoreAdj), inherited by its children.
+function M.set_oom_score_adj(n)
+  return core.fs.write_file("/proc/self/oom_score_adj", tostring(n), "")
+end
+
 --- no_new_privs: from here on, exec can never grant privileges (setuid
 -- bits and file capabilities are ignored); inherited by every child.
 function M.no_new_privs()
@@ -131,6 +137,10 @@ Child.__index = Child
 -- the child prints the error and exits with its code (125 by default).
 -- The forwarded signals stay blocked in the parent until child:wait().
 -- opts.cgroup_fd: start the child inside that cgroup (v2, clone3).
+-- opts.survive: the child outlives this process (an OCI runtime's create
+-- exits, the caller's conmon is the parent): no pdeathsig.
+-- opts.report: where the child's error goes (an object with :write(s);
+-- default io.stderr).
 function M.spawn(ns, fn, opts)
   opts = opts or {}
   local r, w, pipe_errno = core.fd.pipe()
@@ -148,7 +158,7 @@ function M.spawn(ns, fn, opts)
   if pid == 0 then
     w:close()
     P.sigprocmask("set", old)
-    P.prctl("pdeathsig", "SIGKILL") -- wbl killed: the container goes too
+    if not opts.survive then P.prctl("pdeathsig", "SIGKILL") end -- wbl killed: the container goes too
     local go = r:read(1)
     r:close()
     if go ~= "g" then P._exit(125) end -- the parent gave up (or died)
@@ -157,7 +167,7 @@ function M.spawn(ns, fn, opts)
     if ok then
       code = 0
     else
-      io.stderr:write("wbl: ", tostring(err), "\n")
+      if opts.report then opts.report:write(tostring(err)) else io.stderr:write("wbl: ", tostring(err), "\n") end
       if type(err) == "table" and err.code then code = err.code end
     end
     io.stdout:flush()

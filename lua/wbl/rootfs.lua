@@ -8,9 +8,27 @@ local mount, fs, E = core.mount.mount, core.fs, core.errno
 local M = {}
 
 --- Make every mount private, recursively, so that nothing mounted from
--- here on propagates to the host (systemd makes / shared).
-function M.make_private()
+-- here on propagates to the host (systemd makes / shared).  prop, the
+-- spec's linux.rootfsPropagation: (r)slave and (r)shared make them slaves
+-- instead (the host's new mounts still come in; ours never go out).
+function M.make_private(prop)
+  if prop and (prop:find("slave", 1, true) or prop:find("shared", 1, true)) then
+    return mount(nil, "/", nil, "rec,slave")
+  end
   return mount(nil, "/", nil, "rec,private")
+end
+
+-- OCI's propagation options -> mount(2) flags.
+local propagations = { private = "private", rprivate = "rec,private", slave = "slave", rslave = "rec,slave",
+  shared = "shared", rshared = "rec,shared", unbindable = "unbindable", runbindable = "rec,unbindable" }
+
+--- Apply the propagation options among a mount's options (rshared,
+-- slave, private, ...) to the mount at path (the last one given wins).
+function M.propagation(path, options)
+  local flags
+  for _, o in ipairs(options or {}) do flags = propagations[o] or flags end
+  if not flags then return true end
+  return mount(nil, path, nil, flags)
 end
 
 --- Make root a mount point of its own (pivot_root needs one): a
@@ -83,7 +101,11 @@ function M.mount(c, m)
   end
   local fd, where, en = target(c.root, m.destination, how)
   if not fd then return nil, where, en end
-  if m.type == "bind" then return with_fd(fd, where, core.inroot.bind(m.source, fd, flags)) end
+  if m.type == "bind" then
+    local ok, msg, e = with_fd(fd, where, core.inroot.bind(m.source, fd, flags))
+    if not ok then return nil, msg, e end
+    return M.propagation(where, m.options) -- rshared, rslave, ... (OCI mounts)
+  end
   if m.type == "sysfs" then return sysfs(fd, where, flags) end
   flags = flags:gsub("rec,?", "")
   return with_fd(fd, where, core.inroot.mount(m.type, fd, data ~= "" and data or nil, flags))

@@ -182,13 +182,34 @@ function M.has_namespace(s, t)
 end
 
 --- The clone flags of the spec's new namespaces ("mnt,uts,..."): cgroup
--- only where the kernel has it.
+-- only where the kernel has it; those with a path are joined instead.
 function M.clone_flags(s, have_cgroup_ns)
   local out = {}
   for _, n in ipairs(s.linux.namespaces) do
-    if not (n.type == "cgroup" and not have_cgroup_ns) then out[#out + 1] = ns_flags[n.type] end
+    if not (n.type == "cgroup" and not have_cgroup_ns) and not n.path then out[#out + 1] = ns_flags[n.type] end
   end
   return table.concat(out, ",")
+end
+
+--- The path of the namespace of type t the spec joins (OCI's
+-- linux.namespaces[i].path), or nil.
+function M.joined(s, t)
+  for _, n in ipairs(s.linux.namespaces) do
+    if n.type == t and n.path then return n.path end
+  end
+end
+
+--- In the child, first: join the namespaces the spec gives a path for,
+-- but pid (a pid namespace is entered by the parent, for its next child:
+-- wbl.container.clone).
+function M.join_namespaces(s)
+  for _, n in ipairs(s.linux.namespaces) do
+    if n.path and n.type ~= "pid" then
+      local ok, msg, en = require("wbl.core").ns.setns(n.path, ns_flags[n.type])
+      if not ok then return nil, ("linux.namespaces %s: %s"):format(n.type, msg), en end
+    end
+  end
+  return true
 end
 
 -- Validation ---------------------------------------------------------------
@@ -229,7 +250,12 @@ function M.check(s)
   end
   for i, n in ipairs(s.linux.namespaces) do
     if not ns_flags[n.type] then return bad(("linux.namespaces[%d]"):format(i), "unknown type " .. tostring(n.type)) end
-    if n.path then return bad(("linux.namespaces[%d].path"):format(i), "joining a namespace is not supported yet") end
+    if n.path and not abs(n.path) then
+      return bad(("linux.namespaces[%d].path"):format(i), "must be an absolute path")
+    end
+    if n.path and n.type == "user" then
+      return bad(("linux.namespaces[%d].path"):format(i), "joining a user namespace is not supported")
+    end
   end
   local mem = s.linux.resources.memory
   if mem and mem.swap and mem.swap ~= -1 and mem.limit and mem.swap < mem.limit then
