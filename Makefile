@@ -21,13 +21,14 @@ BUSTED   = lua5.4 /usr/bin/busted
 # comes from one of these lists, or their dependencies, or an Essential
 # package: tools/check-deps.lua finds the calls and says which is missing.
 #   build: build-essential pkg-config lua5.4 liblua5.4-dev libmnl-dev
-#          libseccomp-dev; run: lua-dkjson (seccomp profiles in JSON)
+#          libseccomp-dev; run: lua-dkjson (seccomp profiles, image configs
+#          in JSON), zstd (image layers compressed with it)
 #   specs: lua-busted lua-check busybox-static (rootfs/make.sh); tmux (tty);
 #          iproute2 (ip), nftables (nft), iptables (WBL_NAT=iptables, its
 #          spec), curl (published ports, from the host)
 DEPS     = build-essential busybox-static curl iproute2 iptables libmnl-dev \
            libseccomp-dev liblua5.4-dev lua-busted lua-check lua-dkjson \
-           lua5.4 nftables pkg-config tmux
+           lua5.4 nftables pkg-config tmux zstd
 
 all: build/wbl build/lib/wbl/core.so build/wbl-init build/wbl-oci
 

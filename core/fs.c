@@ -13,6 +13,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "wbl.h"
@@ -241,6 +242,62 @@ static int fs_mknod(lua_State *L)
   return 1;
 }
 
+/***
+Extended attributes of path itself (never a symlink's target): an image
+layer's opaque directories (trusted.overlay.opaque), what a commit strips.
+getxattr(path, name) -> value or fail (ENODATA: none); setxattr(path,
+name, value); removexattr(path, name); listxattr(path) -> { names }.
+*/
+static int fs_getxattr(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  const char *name = luaL_checkstring(L, 2);
+  char buf[4096];
+  ssize_t n = lgetxattr(path, name, buf, sizeof buf);
+  if (n < 0)
+    return wbl_failf(L, "getxattr %s %s", name, path);
+  lua_pushlstring(L, buf, (size_t)n);
+  return 1;
+}
+
+static int fs_setxattr(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  const char *name = luaL_checkstring(L, 2);
+  size_t len;
+  const char *value = luaL_checklstring(L, 3, &len);
+  if (lsetxattr(path, name, value, len, 0) < 0)
+    return wbl_failf(L, "setxattr %s %s", name, path);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int fs_removexattr(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  const char *name = luaL_checkstring(L, 2);
+  if (lremovexattr(path, name) < 0)
+    return wbl_failf(L, "removexattr %s %s", name, path);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int fs_listxattr(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  char buf[65536];
+  ssize_t n = llistxattr(path, buf, sizeof buf);
+  if (n < 0)
+    return wbl_failf(L, "listxattr %s", path);
+  lua_newtable(L);
+  int i = 0;
+  for (ssize_t off = 0; off < n; off += (ssize_t)strlen(buf + off) + 1) {
+    lua_pushstring(L, buf + off);
+    lua_rawseti(L, -2, ++i);
+  }
+  return 1;
+}
+
 static int fs_symlink(lua_State *L)
 {
   const char *target = luaL_checkstring(L, 1);
@@ -396,6 +453,8 @@ static int fs_umask(lua_State *L)
 static const luaL_Reg fs_funcs[] = {
     {"chdir", fs_chdir},       {"chmod", fs_chmod},
     {"flock", fs_flock},       {"getcwd", fs_getcwd},
+    {"getxattr", fs_getxattr}, {"listxattr", fs_listxattr},
+    {"removexattr", fs_removexattr}, {"setxattr", fs_setxattr},
     {"lchown", fs_lchown},     {"lstat", fs_lstat},
     {"mkdir", fs_mkdir},       {"mkdir_p", fs_mkdir_p},
     {"mknod", fs_mknod},       {"read_file", fs_read_file},

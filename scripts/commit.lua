@@ -4,8 +4,10 @@
 --
 -- CONTAINER is the id (or --name) of a container run without --rm; its
 -- write layer is kept in the store.  The new image is the container's
--- root as it last saw it: the image below, with its writes on top and
--- its deletions (whiteouts) applied.  Then: wbl scripts/run.lua --image NAME ...
+-- root as it last saw it: the layers of its image (shared, not copied)
+-- and its writes as one more layer on top, deletions kept as overlayfs
+-- whiteouts; the image's config (Cmd, Env, ...) goes with it.
+-- Then: wbl scripts/run.lua --image NAME ...
 -- Exit status: 0; 125 if the commit failed (the message says why).
 local wbl = require "wbl"
 

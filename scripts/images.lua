@@ -7,6 +7,8 @@
 --   wbl scripts/images.lua rm-layer ID...         remove kept layers (not running ones)
 --   wbl scripts/images.lua prune                  remove every layer not in use
 --
+-- A FILE.tar is a root file system (docker export), a `docker save`
+-- archive or an OCI image layout (wbl.image says how each is read).
 -- Exit status: 0, or 1 if anything failed (each failure is reported).
 local wbl = require "wbl"
 local image = wbl.image
@@ -14,11 +16,13 @@ local image = wbl.image
 local usage = [[
 usage: wbl scripts/images.lua COMMAND [ARG...]
   list                    the images in the store
-  import FILE.tar [NAME]  import a root file system tarball (docker export)
+  import FILE.tar [NAME]  import a root file system (docker export), a docker save
+                          archive or an OCI image layout (default NAME: the file's)
   rm NAME...              remove images
   layers                  the write layers kept by containers run without --rm
   rm-layer ID...          remove kept layers
-  prune                   remove every kept layer whose container is not running
+  prune                   remove every kept layer whose container is not running,
+                          and every image layer no image or container lists
 The store is $WBL_STORE (default /var/lib/wbl).
 ]]
 
@@ -65,6 +69,7 @@ elseif cmd == "prune" then
       io.stdout:write(l.id, "\n")
     end
   end
+  report("prune", image.gc())
 else
   io.stderr:write("wbl images: unknown command ", cmd, "\n", usage)
   os.exit(2)

@@ -24,7 +24,7 @@ if opts.help then
     "failed; 126 if COMMAND cannot be run; 127 if it is not found."))
   os.exit(0)
 end
-if #cmd == 0 then
+if #cmd == 0 and not opts.image then -- an image may give the command
   io.stderr:write("wbl: no command given\nusage: ", usage, "\n")
   os.exit(125)
 end
@@ -32,7 +32,20 @@ end
 -- 2. The container: what it is (a spec, OCI-shaped), its id and name.
 local full_id = wbl.container.new_id()
 local id = opts.name or full_id:sub(1, 12)
-local spec, msg = wbl.docker.spec(opts, cmd, id)
+-- The image, if any (a tarball is imported into the store, once): its
+-- config gives the command, environment, workdir and user the options
+-- leave out.
+local image
+if opts.image and not opts.rootfs then -- (both: wbl.docker says no)
+  local m, en
+  image, m, en = wbl.image.resolve(opts.image)
+  if not image then
+    io.stderr:write("wbl: image ", opts.image, ": ", wbl.message(m, en), "\n")
+    os.exit(125)
+  end
+  opts.image = image.name
+end
+local spec, msg = wbl.docker.spec(opts, cmd, id, image)
 if not spec then
   io.stderr:write("wbl: ", msg, "\n")
   os.exit(125)

@@ -178,6 +178,7 @@ M.options = {
   -- Images, layers and volumes (lua/wbl/image.lua, lua/wbl/overlay.lua).
   { nil, "image", arg = "NAME|FILE.tar", check = check.image,
     help = "an image from the store, or a tarball (imported once)" },
+  { nil, "entrypoint", arg = "CMD", help = "replaces the image's Entrypoint (and drops its Cmd); \"\": none" },
   { nil, "rm", help = "remove the container's write layer when it exits" },
   { "v", "volume", arg = "HOST:DIR[:ro|:rw]", list = true, check = check.volume,
     help = "bind a host directory (made if missing), recursively" },
@@ -292,22 +293,58 @@ local function resources(o)
   return r
 end
 
+--- The command as docker makes it from an image's Entrypoint and Cmd
+-- (cfg, the image's config) and the user's: a command given replaces
+-- the image's Cmd; --entrypoint replaces its Entrypoint and drops its Cmd
+-- ("": no entrypoint at all); with neither, Entrypoint then Cmd.
+-- @return the argument list, or nil, message
+function M.command(o, argv, cfg)
+  local entry, cmd = cfg.Entrypoint or {}, argv
+  if o.entrypoint then
+    entry = o.entrypoint ~= "" and { o.entrypoint } or {}
+  elseif #argv == 0 then
+    cmd = cfg.Cmd or {}
+  end
+  local out = table.move(entry, 1, #entry, 1, {})
+  table.move(cmd, 1, #cmd, #out + 1, out)
+  if #out == 0 then return nil, "no command given (and the image has no Cmd nor Entrypoint)" end
+  return out
+end
+
 --- The container spec for run.lua's options and command.
 -- @param o options from wbl.args.parse(M.options, ...)
 -- @param argv the command and its arguments
 -- @param id the container's id (its name, or a random one)
+-- @param image the image's record (wbl.image.get), if --image: its
+--   config fills what the options leave out (command, environment,
+--   working directory, user, exposed ports), as docker does
 -- @return spec, or nil, message, errno (a message naming the option)
-function M.spec(o, argv, id)
+function M.spec(o, argv, id, image)
   local s = spec.new()
   local p = s.process
-  p.args = argv
-  p.cwd = o.workdir or "/"
+  local cfg = image and image.config or {}
+  local command, why = M.command(o, argv, cfg)
+  if not command then return nil, why, E.EINVAL end
+  p.args = command
+  p.cwd = o.workdir or cfg.WorkingDir or "/"
+  -- the image's environment first: wbl's own variables and -e replace it
+  for _, kv in ipairs(cfg.Env or {}) do
+    local k, v = kv:match("^([^=]+)=(.*)$")
+    if k then spec.setenv(p.env, k, v) end
+    if k == "HOME" then s.wbl.keep_home = true end
+  end
+  s.wbl.exposed = {}
+  for _, e in ipairs(cfg.ExposedPorts or {}) do
+    local port, proto = e:match("^(%d+)/?(%a*)$")
+    s.wbl.exposed[#s.wbl.exposed + 1] = { port = tonumber(port), proto = proto ~= "" and proto or "tcp" }
+  end
   p.terminal = o.tty or false
   s.hostname = o.hostname or id:sub(1, 63)
   -- The environment: PATH, HOSTNAME, HOME, TERM with a terminal, then
   -- every -e KEY=VAL (KEY alone: the host's value, if set).
   spec.setenv(p.env, "HOSTNAME", s.hostname)
-  spec.setenv(p.env, "HOME", "/root") -- -u sets it from the image's passwd, unless -e HOME
+  -- -u sets it from the image's passwd, unless -e HOME (or the image's Env) does
+  if not s.wbl.keep_home then spec.setenv(p.env, "HOME", "/root") end
   if o.tty then spec.setenv(p.env, "TERM", os.getenv("TERM") or "xterm") end
   for _, kv in ipairs(o.env or {}) do
     local k, v = kv:match("^([^=]+)=(.*)$")
@@ -357,6 +394,7 @@ function M.spec(o, argv, id)
     return nil, ("-p needs a bridge network (not --network %s)"):format(mode), E.EINVAL
   end
   confinement(s, o)
+  if not o.user and cfg.User then s.wbl.user = cfg.User end -- the image's user, unless -u
   s.wbl.hooks = o.hook or {}
   s.wbl.restart = o.restart
   if o.restart and o.restart.name ~= "no" then

@@ -25,6 +25,23 @@ local function run(args) return wbl("run.lua", args) end
 
 local function layers() return fs.readdir(store .. "/containers") or {} end
 
+-- An image's record in the store (images/NAME/image.lua), and the
+-- directories of its layers, bottom first.
+local function record(name)
+  local s = fs.read_file(store .. "/images/" .. name .. "/image.lua")
+  return s and assert(util.unserialise(s))
+end
+local function image_dirs(name)
+  local out = {}
+  for i, id in ipairs(assert(record(name), name).layers) do out[i] = store .. "/layers/" .. id end
+  return out
+end
+local function store_layers()
+  local ids = fs.readdir(store .. "/layers") or {}
+  table.sort(ids)
+  return ids
+end
+
 -- A root file system tarball made the way `docker export` does: tar of a root.
 local function tarball(name, from)
   local file = work .. "/" .. name
@@ -39,6 +56,104 @@ local function rootfs_copy(name)
   local _, err, code = H.sh(("cp -a %s %s"):format(H.q(H.rootfs), H.q(d)))
   assert.equal(0, code, err)
   return d
+end
+
+-- Image archives, made here as docker and OCI tools write them ------------
+
+local json = require "dkjson"
+local function sha256(file) return (H.sh("sha256sum " .. H.q(file))):match("^(%x+)") end
+local function sh_ok(cmd)
+  local _, err, code = H.sh(cmd)
+  assert.equal(0, code, cmd .. ": " .. err)
+end
+local function write_json(file, v)
+  assert(fs.write_file(file, json.encode(v)))
+  return file
+end
+
+-- Two layers as tars: the busybox root with /data/old and /opt/gone; then
+-- a layer that deletes /etc/group and /opt/gone (.wh.NAME), replaces what
+-- /data held (.wh..wh..opq: the directory is opaque) with /data/new, and
+-- adds /srv/hello.
+local function two_layers()
+  if fs.stat(work .. "/l2.tar") then return { work .. "/l1.tar", work .. "/l2.tar" } end
+  local l1 = rootfs_copy("l1")
+  assert(fs.mkdir_p(l1 .. "/data") and fs.mkdir_p(l1 .. "/opt"))
+  assert(fs.write_file(l1 .. "/data/old", "old\n"))
+  assert(fs.write_file(l1 .. "/opt/gone", "gone\n"))
+  local l2 = work .. "/l2"
+  for _, d in ipairs { "/etc", "/data", "/srv", "/opt" } do assert(fs.mkdir_p(l2 .. d)) end
+  for f, v in pairs { ["/etc/.wh.group"] = "", ["/opt/.wh.gone"] = "", ["/data/.wh..wh..opq"] = "",
+    ["/data/new"] = "new\n", ["/srv/hello"] = "hello\n" } do
+    assert(fs.write_file(l2 .. f, v))
+  end
+  for _, l in ipairs { "l1", "l2" } do
+    sh_ok(("tar --numeric-owner -C %s -cf %s ."):format(H.q(work .. "/" .. l), H.q(work .. "/" .. l .. ".tar")))
+  end
+  return { work .. "/l1.tar", work .. "/l2.tar" }
+end
+
+local function image_config(cfg, diff_ids, arch)
+  return { architecture = arch or require("wbl.image").host_arch(), os = "linux", config = cfg,
+           rootfs = { type = "layers", diff_ids = diff_ids } }
+end
+
+-- `docker save` (the format of docker before 25): manifest.json, the
+-- config as HEX.json, each layer as HEX/layer.tar.
+local function docker_save(name, tars, cfg, opts)
+  opts = opts or {}
+  local dir = work .. "/" .. name .. ".d"
+  assert(fs.mkdir(dir, "0755"))
+  local diff_ids, paths = {}, {}
+  for i, t in ipairs(tars) do
+    local hex = sha256(t)
+    assert(fs.mkdir_p(dir .. "/" .. hex))
+    sh_ok(("cp %s %s/%s/layer.tar"):format(H.q(t), H.q(dir), hex))
+    diff_ids[i], paths[i] = "sha256:" .. (opts.diff_ids and opts.diff_ids[i] or hex), hex .. "/layer.tar"
+  end
+  local cfile = write_json(dir .. "/config", image_config(cfg, diff_ids, opts.arch))
+  local chex = sha256(cfile)
+  assert(fs.rename(cfile, dir .. "/" .. chex .. ".json"))
+  write_json(dir .. "/manifest.json",
+    { { Config = chex .. ".json", RepoTags = { name .. ":latest" }, Layers = paths } })
+  write_json(dir .. "/repositories", { [name] = { latest = paths[#paths]:match("^%x+") } })
+  local file = work .. "/" .. name .. ".tar"
+  sh_ok(("tar -C %s -cf %s ."):format(H.q(dir), H.q(file)))
+  return file
+end
+
+-- An OCI image layout: oci-layout, index.json (the image for this host,
+-- one for another platform, an attestation), blobs/sha256/ (gzip'd layers).
+local function oci_layout(name, tars, cfg)
+  local dir = work .. "/" .. name .. ".d"
+  local blobs = dir .. "/blobs/sha256"
+  assert(fs.mkdir_p(blobs, "0755"))
+  local function add(file, media)
+    local hex = sha256(file)
+    assert(fs.rename(file, blobs .. "/" .. hex))
+    return { mediaType = media, digest = "sha256:" .. hex, size = assert(fs.stat(blobs .. "/" .. hex)).size }
+  end
+  local diff_ids, descs = {}, {}
+  for i, t in ipairs(tars) do
+    diff_ids[i] = "sha256:" .. sha256(t)
+    sh_ok(("gzip -n -c %s > %s/layer.gz"):format(H.q(t), H.q(dir)))
+    descs[i] = add(dir .. "/layer.gz", "application/vnd.oci.image.layer.v1.tar+gzip")
+  end
+  local config = add(write_json(dir .. "/config", image_config(cfg, diff_ids)),
+    "application/vnd.oci.image.config.v1+json")
+  local manifest = add(write_json(dir .. "/manifest", { schemaVersion = 2,
+    mediaType = "application/vnd.oci.image.manifest.v1+json", config = config, layers = descs }),
+    "application/vnd.oci.image.manifest.v1+json")
+  manifest.platform = { architecture = require("wbl.image").host_arch(), os = "linux" }
+  local other = { mediaType = manifest.mediaType, digest = "sha256:" .. ("0"):rep(64), size = 1,
+    platform = { architecture = "s390x-not-this", os = "linux" } }
+  local attestation = { mediaType = manifest.mediaType, digest = "sha256:" .. ("1"):rep(64), size = 1,
+    platform = { architecture = "unknown", os = "unknown" } }
+  write_json(dir .. "/index.json", { schemaVersion = 2, manifests = { manifest, other, attestation } })
+  write_json(dir .. "/oci-layout", { imageLayoutVersion = "1.0.0" })
+  local file = work .. "/" .. name .. ".tar"
+  sh_ok(("tar -C %s -cf %s ."):format(H.q(dir), H.q(file)))
+  return file
 end
 
 describe("images and layers #priv", function()
@@ -112,16 +227,21 @@ describe("images and layers #priv", function()
     local out, err, code = run { "--rm", "--image", tar, "sh", "-c", "echo ok" }
     assert.equal(0, code, err)
     assert.equal("ok\n", out)
-    local ino = assert(fs.stat(store .. "/images/tiny/rootfs")).ino
+    -- one layer, named by the file's sha256
+    local dirs = image_dirs("tiny")
+    assert.equal(1, #dirs)
+    assert.equal(H.sh("sha256sum " .. H.q(tar)):match("^%x+"), dirs[1]:match("[^/]*$"))
+    local ino = assert(fs.stat(dirs[1])).ino
     _, err, code = run { "--rm", "--image", tar, "true" }
     assert.equal(0, code, err)
-    assert.equal(ino, assert(fs.stat(store .. "/images/tiny/rootfs")).ino)
+    assert.equal(ino, assert(fs.stat(dirs[1])).ino)
     out, err, code = wbl("images.lua", { "list" })
     assert.equal(0, code, err)
     assert.matches("^tiny\t%S+\t" .. work:gsub("%p", "%%%0") .. "/tiny.tar\n$", out)
     _, err, code = wbl("images.lua", { "rm", "tiny" })
     assert.equal(0, code, err)
     assert.is_nil(fs.stat(store .. "/images/tiny"))
+    assert.same({}, store_layers()) -- no image lists its layer: gone
     _, err, code = run { "--rm", "--image", "tiny", "true" }
     assert.equal(125, code)
     assert.matches('no image "tiny"', err, 1, true)
@@ -283,7 +403,7 @@ describe("images and layers #priv", function()
     assert.truthy(fs.lstat(root .. host .. "/console")) -- but inside the root
   end)
 
-  H.it_priv("commit, then run: the change is there, the deletion too", function()
+  H.it_priv("commit adds a layer: the change is there, the deletion too", function()
     local tar = tarball("base.tar")
     local name = H.name("c")
     local _, err, code = run { "--name", name, "--image", tar, "sh", "-c",
@@ -297,10 +417,17 @@ describe("images and layers #priv", function()
       "cat /etc/motd /srv/app/v; test -e /etc/group && echo group-is-back; test -e /etc/passwd && echo passwd" }
     assert.equal(0, code, err)
     assert.equal("committed\n1\npasswd\n", out)
-    -- the new image is one plain directory, no whiteouts; the base is intact
-    assert.is_nil(fs.lstat(store .. "/images/snap/rootfs/etc/group"))
-    assert.truthy(fs.stat(store .. "/images/base/rootfs/etc/group"))
-    assert.is_nil(fs.stat(store .. "/images/base/rootfs/etc/motd"))
+    -- the new image is the base's layer (shared, intact) and one more: the
+    -- container's upper, its deletion an overlayfs whiteout
+    local base, snap = image_dirs("base"), image_dirs("snap")
+    assert.equal(2, #snap)
+    assert.equal(base[1], snap[1])
+    local wh = assert(fs.lstat(snap[2] .. "/etc/group"))
+    assert.same({ "char", 0, 0 }, { wh.type, wh.rdev_major, wh.rdev_minor })
+    assert.equal("committed\n", fs.read_file(snap[2] .. "/etc/motd"))
+    assert.is_nil(fs.stat(snap[2] .. "/bin/busybox")) -- not a copy of the whole root
+    assert.truthy(fs.stat(base[1] .. "/etc/group"))
+    assert.is_nil(fs.stat(base[1] .. "/etc/motd"))
     -- a taken name is refused
     _, err, code = wbl("commit.lua", { name, "snap" })
     assert.equal(125, code)
@@ -308,6 +435,139 @@ describe("images and layers #priv", function()
     assert.same({}, fs.readdir(store .. "/tmp"))
     _, err, code = wbl("images.lua", { "rm-layer", name })
     assert.equal(0, code, err)
+  end)
+
+  H.it_priv("a docker save archive: its layers in order, whiteouts applied, its config the defaults", function()
+    local file = docker_save("app", two_layers(), {
+      Env = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "GREETING=hi" }, WorkingDir = "/srv", User = "nobody",
+      Cmd = { "sh", "-c", "echo $GREETING from $PWD as $(id -u); ls /data /opt; cat hello; " ..
+        "test -e /etc/group || echo no-group" },
+      ExposedPorts = { ["80/tcp"] = {} } })
+    -- `run IMAGE` with no command: the image's Cmd, Env, WorkingDir, User
+    local out, err, code = run { "--rm", "--network", "none", "--image", file }
+    assert.equal(0, code, err)
+    assert.equal("hi from /srv as 65534\n/data:\nnew\n\n/opt:\nhello\nno-group\n", out)
+    -- two layers, each a directory of the store named by its diff_id
+    local tars = two_layers()
+    local dirs = image_dirs("app")
+    assert.same({ sha256(tars[1]), sha256(tars[2]) }, { dirs[1]:match("[^/]*$"), dirs[2]:match("[^/]*$") })
+    local wh = assert(fs.lstat(dirs[2] .. "/etc/group"))
+    assert.same({ "char", 0, 0 }, { wh.type, wh.rdev_major, wh.rdev_minor })
+    assert.equal("y", core.fs.getxattr(dirs[2] .. "/data", "trusted.overlay.opaque"))
+    assert.is_nil(fs.lstat(dirs[2] .. "/data/.wh..wh..opq"))
+    assert.equal("old\n", fs.read_file(dirs[1] .. "/data/old")) -- the layer below is untouched
+    assert.same({ "80/tcp" }, record("app").config.ExposedPorts)
+    -- what the user gives wins: a command replaces Cmd; -w, -u, -e
+    out, err, code = run { "--rm", "--network", "none", "--image", "app", "-w", "/data", "-u", "0",
+      "-e", "GREETING=yo", "sh", "-c", "echo $GREETING $PWD $(id -u) $HOME" }
+    assert.equal(0, code, err)
+    assert.equal("yo /data 0 /root\n", out)
+    assert.same({}, layers())
+  end)
+
+  H.it_priv("an OCI image layout: the image for this platform, gzip'd layers shared by digest", function()
+    local tars = two_layers()
+    local saved = docker_save("first", tars, { Cmd = { "true" } })
+    local _, err, code = wbl("images.lua", { "import", saved })
+    assert.equal(0, code, err)
+    local oci = oci_layout("oci", tars, { Entrypoint = { "echo", "entry" }, Cmd = { "default" } })
+    local out
+    out, err, code = wbl("images.lua", { "import", oci })
+    assert.equal(0, code, err)
+    assert.equal("oci\n", out)
+    -- the same layers (by diff_id): two directories for two images
+    assert.same(image_dirs("first"), image_dirs("oci"))
+    assert.equal(2, #store_layers())
+    -- Entrypoint + Cmd as docker combines them
+    out, err, code = run { "--rm", "--network", "none", "--image", "oci" }
+    assert.equal(0, code, err)
+    assert.equal("entry default\n", out)
+    out, err, code = run { "--rm", "--network", "none", "--image", "oci", "given" }
+    assert.equal(0, code, err)
+    assert.equal("entry given\n", out)
+    out, err, code = run { "--rm", "--network", "none", "--image", "oci", "--entrypoint", "echo" }
+    assert.equal(0, code, err)
+    assert.equal("\n", out) -- a new entrypoint drops the image's Cmd
+    out, err, code = run { "--rm", "--network", "none", "--image", "oci", "--entrypoint", "", "sh", "-c",
+      "cat /srv/hello; ls /data" }
+    assert.equal(0, code, err)
+    assert.equal("hello\nnew\n", out)
+    -- an image with neither: the command is missing, 125 says so
+    _, err, code = run { "--rm", "--network", "none", "--image", "first", "--entrypoint", "" }
+    assert.equal(125, code)
+    assert.matches("no command given (and the image has no Cmd nor Entrypoint)", err, 1, true)
+    -- removing one image keeps the layers the other lists
+    _, err, code = wbl("images.lua", { "rm", "first" })
+    assert.equal(0, code, err)
+    assert.equal(2, #store_layers())
+    _, err, code = wbl("images.lua", { "rm", "oci" })
+    assert.equal(0, code, err)
+    assert.same({}, store_layers())
+  end)
+
+  H.it_priv("archives that are no image wbl can run are refused, clearly, leaving nothing", function()
+    local tars = two_layers()
+    local cases = {
+      { docker_save("liar", tars, {}, { diff_ids = { nil, ("ab"):rep(32) } }), "layer 2 does not match its diff_id" },
+      { docker_save("arm", tars, {}, { arch = "arm64-elsewhere" }), "an image for arm64-elsewhere; this machine is" },
+    }
+    -- blobs without an index: an archive of no format wbl reads
+    local odd = work .. "/odd.d"
+    assert(fs.mkdir_p(odd .. "/blobs/sha256"))
+    assert(fs.write_file(odd .. "/blobs/sha256/x", "x"))
+    sh_ok(("tar -C %s -cf %s/odd.tar ."):format(H.q(odd), H.q(work)))
+    cases[#cases + 1] = { work .. "/odd.tar", "an image archive wbl cannot read (blobs" }
+    -- a root whose files sit one directory down
+    sh_ok(("tar -C %s -cf %s/nested.tar busybox"):format(H.q(H.rootfs .. "/.."), H.q(work)))
+    cases[#cases + 1] = { work .. "/nested.tar", "not a root file system: its files are under busybox/" }
+    for _, c in ipairs(cases) do
+      local _, err, code = run { "--rm", "--network", "none", "--image", c[1], "true" }
+      assert.equal(125, code, c[1])
+      assert.matches(c[2], err, 1, true)
+      assert.matches("image " .. c[1] .. ": import " .. c[1] .. ": ", err, 1, true)
+    end
+    assert.same({}, fs.readdir(store .. "/images"))
+    assert.same({}, store_layers())
+    assert.same({}, fs.readdir(store .. "/tmp"))
+  end)
+
+  H.it_priv("commit of an archive's container: its layers and one more, the config kept", function()
+    local file = docker_save("cfg", two_layers(), { Cmd = { "sh", "-c", "ls /srv" } })
+    local name = H.name("cc")
+    local _, err, code = run { "--name", name, "--network", "none", "--image", file, "sh", "-c",
+      "rm /srv/hello; echo mine > /srv/mine; rm -r /data; mkdir /data; echo fresh > /data/fresh" }
+    assert.equal(0, code, err)
+    _, err, code = wbl("commit.lua", { name, "cfg2" })
+    assert.equal(0, code, err)
+    local base, dirs = image_dirs("cfg"), image_dirs("cfg2")
+    assert.same(base, { dirs[1], dirs[2] })
+    assert.equal(3, #dirs)
+    -- the upper dir as it was: a whiteout, an opaque directory, no overlayfs bookkeeping
+    local wh = assert(fs.lstat(dirs[3] .. "/srv/hello"))
+    assert.same({ "char", 0, 0 }, { wh.type, wh.rdev_major, wh.rdev_minor })
+    assert.equal("y", core.fs.getxattr(dirs[3] .. "/data", "trusted.overlay.opaque"))
+    for _, x in ipairs(core.fs.listxattr(dirs[3] .. "/srv")) do assert.not_equal("trusted.overlay.origin", x) end
+    local out
+    out, err, code = run { "--rm", "--network", "none", "--image", "cfg2" } -- the image's Cmd
+    assert.equal(0, code, err)
+    assert.equal("mine\n", out)
+    out, err, code = run { "--rm", "--network", "none", "--image", "cfg2", "ls", "/data" }
+    assert.equal(0, code, err)
+    assert.equal("fresh\n", out)
+    -- a container of the default root: that root is copied in as a layer
+    local plain = H.name("plain")
+    _, err, code = run { "--name", plain, "--network", "none", "sh", "-c", "echo p > /p" }
+    assert.equal(0, code, err)
+    _, err, code = wbl("commit.lua", { plain, "plain" })
+    assert.equal(0, code, err)
+    dirs = image_dirs("plain")
+    assert.equal(2, #dirs)
+    assert.truthy(fs.stat(dirs[1] .. "/bin/busybox"))
+    assert.equal("p\n", fs.read_file(dirs[2] .. "/p"))
+    for _, n in ipairs { name, plain } do
+      _, err, code = wbl("images.lua", { "rm-layer", n })
+      assert.equal(0, code, err)
+    end
   end)
 
   H.it_priv("--read-only root; --tmpfs is writable, sized, and not in the upper dir", function()

@@ -75,6 +75,69 @@ describe("wbl.image names #unit", function()
   end)
 end)
 
+describe("an image's config in the spec (wbl.docker) #unit", function()
+  local docker = require "wbl.docker"
+  local function spec_of(argv, cfg, extra)
+    local o = assert(args.parse(run_options, extra or {}))
+    return docker.spec(o, argv, "abc", cfg and { config = cfg })
+  end
+
+  it("makes the command by docker's rules for Entrypoint and Cmd", function()
+    local cfg = { Entrypoint = { "/bin/app", "--serve" }, Cmd = { "--port", "80" } }
+    assert.same({ "/bin/app", "--serve", "--port", "80" }, docker.command({}, {}, cfg))
+    assert.same({ "/bin/app", "--serve", "-v" }, docker.command({}, { "-v" }, cfg))
+    assert.same({ "sh" }, docker.command({ entrypoint = "sh" }, {}, cfg)) -- Cmd dropped
+    assert.same({ "sh", "-c", "x" }, docker.command({ entrypoint = "sh" }, { "-c", "x" }, cfg))
+    assert.same({ "ls" }, docker.command({ entrypoint = "" }, { "ls" }, cfg))
+    assert.same({ "top" }, docker.command({}, {}, { Cmd = { "top" } }))
+    assert.same({ "ls" }, docker.command({}, { "ls" }, { Cmd = { "top" } }))
+    local none, msg = docker.command({ entrypoint = "" }, {}, cfg)
+    assert.is_nil(none)
+    assert.matches("no command given", msg, 1, true)
+    assert.is_nil((docker.command({}, {}, {})))
+  end)
+
+  it("takes Env, WorkingDir, User and ExposedPorts unless the options say otherwise", function()
+    local cfg = { Env = { "PATH=/opt/bin:/bin", "A=1", "HOME=/home/app" }, WorkingDir = "/app", User = "app",
+                  Cmd = { "run" }, ExposedPorts = { "53/udp", "80/tcp" } }
+    local s = assert(spec_of({}, cfg))
+    assert.same({ "run" }, s.process.args)
+    assert.equal("/app", s.process.cwd)
+    assert.equal("app", s.wbl.user)
+    assert.is_true(s.wbl.keep_home)
+    local env = table.concat(s.process.env, " ")
+    for _, kv in ipairs { "PATH=/opt/bin:/bin", "A=1", "HOME=/home/app", "HOSTNAME=abc" } do
+      assert.matches(kv, env, 1, true)
+    end
+    assert.same({ { port = 53, proto = "udp" }, { port = 80, proto = "tcp" } }, s.wbl.exposed)
+    s = assert(spec_of({ "sh" }, cfg, { "-w", "/w", "-u", "0", "-e", "A=2", "-e", "HOME=/h" }))
+    assert.same({ "sh" }, s.process.args)
+    assert.equal("/w", s.process.cwd)
+    assert.equal("0", s.wbl.user)
+    env = table.concat(s.process.env, " ")
+    assert.matches("A=2", env, 1, true)
+    assert.matches("HOME=/h", env, 1, true)
+    assert.not_matches("A=1", env, 1, true)
+    -- no image: nothing of the kind
+    s = assert(spec_of({ "true" }))
+    assert.equal("/", s.process.cwd)
+    assert.is_nil(s.wbl.user)
+    assert.matches("HOME=/root", table.concat(s.process.env, " "), 1, true)
+  end)
+end)
+
+describe("image layers' whiteouts (wbl.image.whiteouts) #unit", function()
+  it("leaves a layer without whiteouts as it is", function()
+    local d = os.tmpname()
+    os.remove(d)
+    assert(core.fs.mkdir_p(d .. "/a/b"))
+    assert(core.fs.write_file(d .. "/a/b/f", "x"))
+    assert(image.whiteouts(d))
+    assert.equal("x", core.fs.read_file(d .. "/a/b/f"))
+    assert(require("wbl.util").rm_rf(d))
+  end)
+end)
+
 describe("core.overlay option strings #unit", function()
   it("escapes the characters overlayfs splits on", function()
     assert.equal([[\\\,\:plain]], core.overlay.escape([[\,:plain]]))
