@@ -2,14 +2,14 @@
 --
 --   wbl scripts/images.lua list                   images: name, origin
 --   wbl scripts/images.lua import FILE.tar [NAME] import a tarball (once)
---   wbl scripts/images.lua rm NAME...             remove images
+--   wbl scripts/images.lua rm [-f] NAME...        remove images (-f: even if containers use them)
 --   wbl scripts/images.lua layers                 kept write layers of containers
 --   wbl scripts/images.lua rm-layer ID...         remove kept layers (not running ones)
 --   wbl scripts/images.lua prune                  remove every layer not in use
 --
 -- A FILE.tar is a root file system (docker export), a `docker save`
 -- archive or an OCI image layout (wbl.image says how each is read).
--- Exit status: 0, or 1 if anything failed (each failure is reported).
+-- Exit status: 0, or 125 if anything failed (each failure is reported).
 local wbl = require "wbl"
 local image = wbl.image
 
@@ -18,7 +18,8 @@ usage: wbl scripts/images.lua COMMAND [ARG...]
   list                    the images in the store
   import FILE.tar [NAME]  import a root file system (docker export), a docker save
                           archive or an OCI image layout (default NAME: the file's)
-  rm NAME...              remove images
+  rm [-f] NAME...         remove images; -f: even those containers were made from
+                          (their layers stay until no container uses them)
   layers                  the write layers kept by containers run without --rm
   rm-layer ID...          remove kept layers
   prune                   remove every kept layer whose container is not running,
@@ -51,8 +52,11 @@ elseif cmd == "import" then
   local img, msg, en = image.import(arg[2], arg[3])
   if report(nil, img, msg, en) then io.stdout:write(img.name, "\n") end
 elseif cmd == "rm" or cmd == "remove" then
-  for i = 2, #arg do
-    if report("rm " .. arg[i], image.remove(arg[i])) then io.stdout:write(arg[i], "\n") end
+  local force, first = false, 2
+  if arg[2] == "-f" or arg[2] == "--force" then force, first = true, 3 end
+  if not arg[first] then io.stderr:write(usage); os.exit(2) end
+  for i = first, #arg do
+    if report("rm " .. arg[i], image.remove(arg[i], force)) then io.stdout:write(arg[i], "\n") end
   end
 elseif cmd == "layers" then
   for _, l in ipairs(image.layers()) do
@@ -74,4 +78,4 @@ else
   io.stderr:write("wbl images: unknown command ", cmd, "\n", usage)
   os.exit(2)
 end
-os.exit(failed and 1 or 0)
+os.exit(failed and 125 or 0)

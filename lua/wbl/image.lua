@@ -597,6 +597,23 @@ end
 
 -- Who uses what ---------------------------------------------------------------
 
+--- The containers that use image img (a record of M.get): every write
+-- layer kept in the store (running or stopped, whatever the state root)
+-- whose container was made from it.  A list of { id =, running = }.
+function M.users(img)
+  local out = {}
+  for _, l in ipairs(M.layers()) do
+    local uses
+    if l.image_id or img.id then
+      uses = l.image_id ~= nil and l.image_id == img.id
+    else -- both of the first format: the image's root among its lowers
+      for _, d in ipairs(l.lowers or {}) do uses = uses or d == img.rootfs end
+    end
+    if uses then out[#out + 1] = { id = l.id, running = l.running } end
+  end
+  return out
+end
+
 --- Remove every layer in layers/ that no image and no container's write
 -- layer lists, and what tmp/ holds (the caller holds the store's lock:
 -- nothing is in progress).  The list of layer ids removed.
@@ -626,15 +643,45 @@ function M.gc()
   return locked(M.gc_locked)
 end
 
---- Remove an image (containers' kept layers that use it stop working);
--- then its layers, if no other image lists them.
-function M.remove(name)
+--- After a container's write layer went: the layers of its image go too
+-- if that image was removed (forced) meanwhile and nothing else lists
+-- them.  One file read when the image is still there (the usual case).
+function M.release(c)
+  local w = c.spec and c.spec.wbl or {}
+  if not (w.image_id and w.image) or M.is_tarball(w.image) then return true end
+  local img = M.get(w.image)
+  if img and img.id == w.image_id then return true end
+  return M.gc()
+end
+
+--- Remove an image.  Refused while a container (running, or stopped and
+-- kept) was made from it, naming the container, unless forced, as docker
+-- does.  Forced, only the name goes at once; its layers stay while a
+-- container lists them (a running root never loses a file; a stopped one
+-- can start again) and go with the last of them (M.gc: images.lua rm,
+-- prune, rm-layer).  The ids of the layers removed.
+function M.remove(name, force)
   local ok, msg, en = M.check_name(name)
   if not ok then return nil, msg, en end
   return locked(function()
     local img
     img, msg, en = M.get(name)
     if not img then return nil, msg, en end
+    local users = M.users(img)
+    if #users > 0 then
+      local u = users[1]
+      local who = ("container %s (%s)%s"):format(u.id, u.running and "running" or "stopped",
+        #users > 1 and (" and " .. (#users - 1) .. " more") or "")
+      if not img.layers then -- first format: its directory is the container's root itself
+        return nil, ("image %q is the root of %s: remove the container first (wbl rm -f %s)")
+          :format(name, who, u.id), E.EBUSY
+      end
+      if not force then
+        return nil, ("image %q is used by %s: remove the container first (wbl rm -f %s), or force it " ..
+          "(wbl scripts/images.lua rm -f %s: the layers stay until no container uses them)")
+          :format(name, who, u.id, name), E.EBUSY
+      end
+    end
     -- Renamed away first: an image is complete or absent.
     local dir
     dir, msg, en = tmpdir("remove")

@@ -570,6 +570,72 @@ describe("images and layers #priv", function()
     end
   end)
 
+  H.it_priv("an image in use is not removed: refused naming the container; forced, its files stay", function()
+    local _, err, code = wbl("images.lua", { "import", tarball("busy.tar") })
+    assert.equal(0, code, err)
+    local sig = work .. "/sig"
+    assert(fs.mkdir(sig, "0755"))
+    -- a container that waits for /sig/go, then looks at its root
+    local name = H.name("user")
+    local r, w = assert(core.fd.pipe())
+    local pid = assert(core.proc.fork())
+    if pid == 0 then
+      pcall(function()
+        w:dup2(1)
+        core.proc.execvp("env", { "env", "WBL_STORE=" .. store, H.wbl, H.top .. "/scripts/run.lua",
+          "--name", name, "--network", "none", "--image", "busy", "-v", sig .. ":/sig", "sh", "-c",
+          "echo ready; while [ ! -e /sig/go ]; do sleep 0.05; done; ls /bin | wc -l; busybox true && echo runs" })
+      end)
+      core.proc._exit(127)
+    end
+    w:close()
+    local job = { pid = pid, out = r }
+    assert.equal("ready", H.read_line(job))
+    local dirs = image_dirs("busy")
+    -- refused, naming the container and that it runs
+    local out
+    out, err, code = wbl("images.lua", { "rm", "busy" })
+    assert.equal(125, code)
+    assert.equal("", out)
+    assert.matches(('rm busy: image "busy" is used by container %s (running): remove the container first ' ..
+      "(wbl rm -f %s), or force it"):format(name, name), err, 1, true)
+    assert.truthy(record("busy"))
+    -- forced: the name goes, the layer stays (the running root keeps its files)
+    out, err, code = wbl("images.lua", { "rm", "-f", "busy" })
+    assert.equal(0, code, err)
+    assert.equal("busy\n", out)
+    assert.is_nil(record("busy"))
+    assert.truthy(fs.stat(dirs[1] .. "/bin/busybox"))
+    _, err, code = run { "--rm", "--image", "busy", "true" }
+    assert.equal(125, code)
+    assert.matches('no image "busy"', err, 1, true)
+    assert(fs.write_file(sig .. "/go", ""))
+    local n = tonumber(H.read_line(job))
+    assert.is_true(n > 50, tostring(n)) -- busybox's applets, still there
+    assert.equal("runs", H.read_line(job))
+    assert.equal(0, H.wait(job))
+    -- stopped and kept: its layer still lists the image's; that goes with the container
+    assert.truthy(fs.stat(dirs[1] .. "/bin/busybox"))
+    _, err, code = wbl("rm.lua", { name })
+    assert.equal(0, code, err)
+    assert.same({}, layers())
+    assert.same({}, store_layers())
+    -- a stopped container counts too (docker: "must force")
+    _, err, code = wbl("images.lua", { "import", work .. "/busy.tar", "busy2" })
+    assert.equal(0, code, err)
+    local kept = H.name("kept")
+    _, err, code = run { "--name", kept, "--network", "none", "--image", "busy2", "true" }
+    assert.equal(0, code, err)
+    _, err, code = wbl("images.lua", { "rm", "busy2" })
+    assert.equal(125, code)
+    assert.matches(("used by container %s (stopped)"):format(kept), err, 1, true)
+    _, err, code = wbl("images.lua", { "rm-layer", kept })
+    assert.equal(0, code, err)
+    _, err, code = wbl("images.lua", { "rm", "busy2" })
+    assert.equal(0, code, err)
+    assert.same({}, store_layers())
+  end)
+
   H.it_priv("--read-only root; --tmpfs is writable, sized, and not in the upper dir", function()
     local name = H.name("ro")
     local out, err, code = run { "--name", name, "--read-only", "--tmpfs", "/scratch:size=1m", "sh", "-c",
