@@ -545,8 +545,9 @@ local function import_layers(work, digest)
 end
 
 --- Import a tarball as image name (default: the file's name).  Once:
--- the same file (path, size, mtime) again gives the image already there;
--- another file under a taken name is refused.
+-- the same file (path, size, mtime), or a file of the same content,
+-- gives the image already there; another file under a taken name is
+-- refused (import it under a name of its own).
 -- @return the image's record
 function M.import(file, name)
   name = name or M.name_of(file)
@@ -564,8 +565,11 @@ function M.import(file, name)
     digest, msg, en = sha256(src.source)
     if not digest then return nil, "import " .. src.source .. ": " .. msg, en end
     if have then
-      return nil, ("image %q exists, imported from %s (remove it first: wbl scripts/images.lua rm %s)")
-        :format(name, tostring(have.source or have.from), name), E.EEXIST
+      if have.digest == digest then return have end -- the same content, from another file
+      return nil, ("image %q exists, imported from %s; %s is another file: import it under a name " ..
+        "of its own (wbl scripts/images.lua import %s NAME), then use --image NAME")
+        :format(name, tostring(have.source or ("a commit of " .. tostring(have.from))), src.source,
+          src.source), E.EEXIST
     end
     local work
     work, msg, en = tmpdir("import")

@@ -636,6 +636,37 @@ describe("images and layers #priv", function()
     assert.same({}, store_layers())
   end)
 
+  H.it_priv("--image FILE under a name another file took: refused, suggesting a name of its own", function()
+    local a, b, c = work .. "/a", work .. "/b", work .. "/c"
+    for _, d in ipairs { a, b, c } do assert(fs.mkdir(d, "0755")) end
+    local first = tarball("a/debian.tar")
+    local other = rootfs_copy("other")
+    assert(fs.write_file(other .. "/etc/motd", "the other one\n"))
+    local second = tarball("b/debian.tar", other)
+    local _, err, code = run { "--rm", "--network", "none", "--image", first, "true" }
+    assert.equal(0, code, err)
+    _, err, code = run { "--rm", "--network", "none", "--image", second, "cat", "/etc/motd" }
+    assert.equal(125, code)
+    assert.matches(('image "debian" exists, imported from %s; %s is another file: import it under a name ' ..
+      "of its own (wbl scripts/images.lua import %s NAME), then use --image NAME"):format(first, second, second),
+      err, 1, true)
+    assert.not_matches("rm debian", err, 1, true) -- never the advice to delete the other image
+    local out
+    _, err, code = wbl("images.lua", { "import", second, "debian2" })
+    assert.equal(0, code, err)
+    out, err, code = run { "--rm", "--network", "none", "--image", "debian2", "cat", "/etc/motd" }
+    assert.equal(0, code, err)
+    assert.equal("the other one\n", out)
+    -- the same content under another path (a copy, another mtime): the image there
+    assert.equal(0, select(3, H.sh(("sleep 1; cp %s %s/debian.tar"):format(H.q(first), H.q(c)))))
+    out, err, code = run { "--rm", "--network", "none", "--image", c .. "/debian.tar", "sh", "-c", "echo same" }
+    assert.equal(0, code, err)
+    assert.equal("same\n", out)
+    local names = fs.readdir(store .. "/images")
+    table.sort(names)
+    assert.same({ "debian", "debian2" }, names)
+  end)
+
   H.it_priv("--read-only root; --tmpfs is writable, sized, and not in the upper dir", function()
     local name = H.name("ro")
     local out, err, code = run { "--name", name, "--read-only", "--tmpfs", "/scratch:size=1m", "sh", "-c",
