@@ -118,6 +118,10 @@ bench: bench-deps all rootfs check-deps
 	$(CC) -O2 -Wall -Wextra -o build/bench/floor bench/floor.c
 	build/wbl bench/bench.lua
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: the program (and wbl-oci),
+# wbl-init, the core module, the library and scripts (PREFIX/share/wbl),
+# and the default root made there (PREFIX/share/wbl/rootfs/busybox, where
+# wbl.config.default_rootfs looks), so `wbl run sh` works from anywhere.
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/wbl \
 	  $(DESTDIR)$(PREFIX)/lib/lua/5.4/wbl $(DESTDIR)$(PREFIX)/libexec/wbl
@@ -126,6 +130,7 @@ install: all
 	install -m 755 build/wbl-init $(DESTDIR)$(PREFIX)/libexec/wbl/wbl-init
 	install -m 644 build/lib/wbl/core.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/wbl/core.so
 	cp -r lua scripts $(DESTDIR)$(PREFIX)/share/wbl/
+	sh rootfs/make.sh $(DESTDIR)$(PREFIX)/share/wbl/rootfs/busybox
 
 clean:
 	rm -rf build

@@ -9,12 +9,16 @@
  * binary (build tree: BIN/../lua; installed: BIN/../share/wbl/lua) unless
  * WBL_LUA_DIR names another.  A SCRIPT that is not a path is also looked
  * up in the scripts directory (WBL_SCRIPTS_DIR, BIN/../scripts or
- * BIN/../share/wbl/scripts), so an installed `wbl run` finds run.lua.
+ * BIN/../share/wbl/scripts), so an installed `wbl run` finds run.lua; so
+ * is one given as the source tree's path (`wbl scripts/run.lua`) where no
+ * such file is (outside the tree).  A name found nowhere is an error that
+ * lists the scripts there are.
  *
  * Called as `wbl-oci` (a link to wbl, what `make install` puts next to
  * it), it is `wbl oci ...`: the OCI runtime command line, scripts/oci.lua.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +36,8 @@ static const char usage[] =
     "       wbl --version           print the version\n"
     "       wbl --help              print this help\n"
     "\n"
-    "Workflows: run (a container), cleanup (leftovers of dead ones).\n"
-    "Try: wbl scripts/run.lua --help\n";
+    "SCRIPT may be a script's name: wbl run, wbl ps, ... (the scripts directory's\n"
+    "NAME.lua; a name that is none lists them).  Try: wbl run --help\n";
 
 static int isdir(const char *p)
 {
@@ -60,6 +64,47 @@ static void find_dir(char *out, size_t n, const char *env, const char *bindir,
   if (isdir(out))
     return;
   snprintf(out, n, "%s/../%s", bindir, b);
+}
+
+static int lua_name(const struct dirent *d)
+{
+  size_t n = strlen(d->d_name);
+  return n > 4 && d->d_name[0] != '.' && strcmp(d->d_name + n - 4, ".lua") == 0;
+}
+
+/* The scripts in dir, by name (NAME.lua, sorted), to stderr. */
+static void list_scripts(const char *dir)
+{
+  struct dirent **names;
+  int n = scandir(dir, &names, lua_name, alphasort);
+  if (n < 0) {
+    fprintf(stderr, "wbl: no scripts directory %s\n", dir);
+    return;
+  }
+  char real[PATH_MAX];
+  fprintf(stderr, "wbl: the scripts in %s:", realpath(dir, real) ? real : dir);
+  for (int i = 0; i < n; i++) {
+    fprintf(stderr, " %.*s", (int)strlen(names[i]->d_name) - 4, names[i]->d_name);
+    free(names[i]);
+  }
+  free(names);
+  fputc('\n', stderr);
+}
+
+/* Is script a name, or a path into a directory called scripts (the source
+ * tree's scripts/run.lua)?  Then the scripts directory's file of that name
+ * stands in where no such file is here. */
+static const char *script_name(const char *script)
+{
+  const char *slash = strrchr(script, '/');
+  if (!slash)
+    return script;
+  if (script[0] == '/')
+    return NULL;
+  const char *dir = slash;
+  while (dir > script && dir[-1] != '/')
+    dir--;
+  return (slash - dir == 7 && strncmp(dir, "scripts", 7) == 0) ? slash + 1 : NULL;
 }
 
 static int traceback(lua_State *L)
@@ -195,13 +240,20 @@ int main(int argc, char **argv)
     status = run_chunk(L, status, argv, argc, 3);
   } else {
     const char *script = argv[1];
+    const char *name = script_name(script);
     char found[2 * PATH_MAX + 8];
-    if (!isfile(script) && !strchr(script, '/')) {
-      snprintf(found, sizeof found, "%s/%s", scriptsdir, script);
+    if (!isfile(script) && name && *name) {
+      snprintf(found, sizeof found, "%s/%s", scriptsdir, name);
       if (!isfile(found))
-        snprintf(found, sizeof found, "%s/%s.lua", scriptsdir, script);
+        snprintf(found, sizeof found, "%s/%s.lua", scriptsdir, name);
       if (isfile(found))
         script = found;
+    }
+    if (!isfile(script) && name) {
+      fprintf(stderr, "wbl: %s: no such script, nor a file of that name here\n", script);
+      list_scripts(scriptsdir);
+      lua_close(L);
+      return 1;
     }
     argv[1] = (char *)script;
     make_arg(L, argv, argc, 1);

@@ -634,8 +634,10 @@ local function classify(toks, calls, fns)
     f.cmd, f.argv = {}, {}
     for j = f.a, f.b do
       local t = toks[j]
-      if t.t == "str" and (t.v:find("run.lua", 1, true) or t.v:find("command -v", 1, true)) then
-        f.kind = t.v:find("run.lua", 1, true) and "wbl" or f.kind or "probe"
+      -- (an installed wbl, PREFIX/bin/wbl, runs its arguments as wbl does)
+      local own = t.t == "str" and (t.v:find("run.lua", 1, true) or t.v:match("/bin/wbl$"))
+      if own or t.t == "str" and t.v:find("command -v", 1, true) then
+        f.kind = own and "wbl" or f.kind or "probe"
       elseif t.t == "str" and t.v == "PATH" and toks[j - 2] and toks[j - 2].v == "getenv" then
         f.kind = f.kind or "probe"
       elseif t.t == "name" and f.params[t.v] and toks[j - 2] and toks[j - 2].v == "ipairs" then
