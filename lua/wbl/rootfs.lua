@@ -54,7 +54,7 @@ local attrs = { ro = true, nosuid = true, nodev = true, noexec = true }
 local ignored = { rw = true, bind = true, suid = true, dev = true, exec = true, relatime = true,
                   strictatime = true, norelatime = true, atime = true, sync = true, async = true,
                   private = true, rprivate = true, slave = true, rslave = true, shared = true,
-                  rshared = true, unbindable = true, runbindable = true }
+                  rshared = true, unbindable = true, runbindable = true, tmpcopyup = true }
 
 --- Split a mount's options into attributes ("ro,nosuid,rec") and data.
 function M.split_options(options)
@@ -108,7 +108,19 @@ function M.mount(c, m)
   end
   if m.type == "sysfs" then return sysfs(fd, where, flags) end
   flags = flags:gsub("rec,?", "")
-  return with_fd(fd, where, core.inroot.mount(m.type, fd, data ~= "" and data or nil, flags))
+  local ok, msg, e = core.inroot.mount(m.type, fd, data ~= "" and data or nil, flags)
+  for _, o in ipairs(ok and m.type == "tmpfs" and m.options or {}) do
+    if o == "tmpcopyup" then ok, msg, e = M.copy_up(fd, where) end
+  end
+  return with_fd(fd, where, ok, msg, e)
+end
+
+--- tmpcopyup (runc's and crun's mount option, podman's --read-only uses
+-- it): what the directory under a new tmpfs held, copied into it.  dir:
+-- an fd of that directory from before the mount; where: the new mount.
+function M.copy_up(dir, where)
+  local pid = fs.readlink("/proc/self") -- (the host's /proc, before pivot_root)
+  return require("wbl.util").run { "cp", "-a", ("/proc/%s/fd/%d/."):format(pid, dir:fileno()), where }
 end
 
 --- The device nodes of the spec (linux.devices) in the container's /dev

@@ -333,6 +333,84 @@ describe("wbl oci #priv", function()
     assert.is_nil(("\n" .. fds):find("\n4\n"), fds)
   end)
 
+  H.it_priv("exec: a process in the container's namespaces and cgroups, as the options or --process say", function()
+    local b = bundle { process = { args = O.arr { "sh", "-c", "echo inside > /tmp/mark; sleep 60" } },
+                       linux = { resources = { pids = { limit = 40 } } } }
+    assert.equal(0, (b:rt_bg("run", "-d", "--bundle", b.dir, b.id)))
+    local st = b:state()
+    assert.is_true(O.eventually(function()
+      return (select(3, b:rt("exec", b.id, "test", "-f", "/tmp/mark"))) == 0
+    end))
+    -- its namespaces: the container's pid (not PID 1), mount (its /tmp), uts
+    local _
+    local out, err, code = b:rt("exec", b.id, "sh", "-c", "echo $$; cat /tmp/mark; hostname; cat /proc/1/cmdline")
+    assert.equal(0, code, err)
+    local pid, mark, host, cmd = out:match("^(%d+)\n(%S+)\n(%S+)\n(.*)$")
+    assert.is_true(tonumber(pid) > 1)
+    assert.equal("inside", mark)
+    assert.equal("ocispec", host)
+    assert.matches("^sleep", cmd)
+    for _, t in ipairs { "pid", "mnt", "net", "ipc", "uts" } do
+      local theirs = fs.readlink("/proc/" .. st.pid .. "/ns/" .. t)
+      out = b:rt("exec", b.id, "readlink", "/proc/self/ns/" .. t)
+      assert.equal(theirs .. "\n", out, t)
+    end
+    -- its cgroups: the container's (the root of its cgroup namespace, in
+    -- every hierarchy), and their pids know it
+    out = b:rt("exec", b.id, "cat", "/proc/self/cgroup")
+    for line in out:gmatch("[^\n]+") do assert.matches(":/$", line) end
+    out = b:rt("exec", b.id, "sh", "-c", "cat /sys/fs/cgroup/pids/pids.current; true")
+    assert.equal("3\n", out) -- sleep (PID 1), this sh, its cat
+    -- exit status, user, cwd, env, no_new_privs, a capability
+    out, err, code = b:rt("exec", "--user", "1000:1001", "--cwd", "/tmp", "--env", "FOO=bar", b.id, "sh", "-c",
+      "id -u; id -g; pwd; echo $FOO; exit 5")
+    assert.equal(5, code, err)
+    assert.equal("1000\n1001\n/tmp\nbar\n", out)
+    -- --process: config.json's process object
+    local proc = b.dir .. "/process.json"
+    assert(fs.write_file(proc, json.encode { args = O.arr { "sh", "-c", "echo $GREETING; id -u; pwd" },
+      env = O.arr { "PATH=/bin:/usr/bin", "GREETING=hi" }, cwd = "/etc", user = { uid = 7, gid = 7 } }))
+    out, err, code = b:rt("exec", "--process", proc, b.id)
+    assert.equal(0, code, err)
+    assert.equal("hi\n7\n/etc\n", out)
+    -- --detach: returns once it runs, its pid in --pid-file
+    _, err, code = b:rt("exec", "--detach", "--pid-file", b.dir .. "/epid", b.id, "sh", "-c", "sleep 1; touch /tmp/d")
+    assert.equal(0, code, err)
+    local epid = tonumber(fs.read_file(b.dir .. "/epid"))
+    assert.is_truthy(fs.stat("/proc/" .. epid))
+    assert.equal(fs.readlink("/proc/" .. st.pid .. "/ns/pid"), fs.readlink("/proc/" .. epid .. "/ns/pid"))
+    assert.is_true(O.eventually(function() return fs.stat(b.dir .. "/rootfs/tmp/d") ~= nil end))
+    -- errors: a missing command (and what podman makes of it), a stopped container
+    _, err, code = b:rt("exec", b.id, "nosuch")
+    assert.equal(1, code)
+    assert.matches("nosuch: executable file not found in %$PATH", err)
+    assert.equal(0, (select(3, b:rt("kill", b.id, "KILL"))))
+    assert.is_true(O.eventually(function() return b:state().status == "stopped" end))
+    _, err, code = b:rt("exec", b.id, "true")
+    assert.equal(1, code)
+    assert.matches("it is stopped", err)
+  end)
+
+  H.it_priv("exec --tty: the pty master over --console-socket, the process's stdio", function()
+    local b = bundle { process = { args = O.arr { "sleep", "60" } } }
+    assert.equal(0, (b:rt_bg("run", "-d", "--bundle", b.dir, b.id)))
+    local sock = b.dir .. "/console.sock"
+    local l = assert(core.sock.listen(sock))
+    local code, err = b:rt_bg("exec", "--tty", "--detach", "--console-socket", sock, b.id, "sh", "-c",
+      "tty; echo done; sleep 1")
+    assert.equal(0, code, err)
+    local conn = assert(l:accept())
+    local _, fds = assert(conn:recv_fds())
+    local master = assert(fds[1])
+    local got = ""
+    O.eventually(function()
+      if master:wait(50) then got = got .. (master:read(4096) or "") end
+      return got:find("done") ~= nil
+    end)
+    assert.matches("/dev/pts/%d+", got)
+    conn:close(); l:close(); master:close()
+  end)
+
   H.it_priv("the process and the parent: create's child outlives create; P.getpid is never its parent", function()
     local b = bundle { process = { args = O.arr { "sleep", "30" } } }
     assert.equal(0, (b:rt_bg("create", "--bundle", b.dir, b.id)))
