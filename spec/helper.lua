@@ -34,6 +34,14 @@ function H.q(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
+--- "WBL_ROOT=... WBL_STORE=...": this run's own state root and store,
+-- for a command line typed into a terminal (a tmux pane), so that the
+-- line itself says where it writes, never the user's defaults.
+function H.wbl_env()
+  local config = require "wbl.config"
+  return ("WBL_ROOT=%s WBL_STORE=%s"):format(H.q(config.root()), H.q(config.store()))
+end
+
 --- Run a shell command line; return stdout, stderr and the exit status.
 function H.sh(cmdline, input)
   local errf = os.tmpname()

@@ -146,6 +146,14 @@ function T.session(prefix, opts)
   local shell = "env PS1='host$ ' ENV=/dev/null sh"
   assert(os.execute(("%s new-session -d -s %s -x %d -y %d %s"):format(s.tmux, s.name, opts.cols or 120,
     opts.rows or 30, H.q(shell))))
+  -- the server must be ours, in the spec's namespaces (where its state
+  -- root and store are private): never one that was already running
+  local server = tonumber((s:cmd("display -p -t " .. s.name .. " '#{pid}'")))
+  local ns = server and fs.readlink("/proc/" .. server .. "/ns/mnt")
+  if ns ~= fs.readlink("/proc/self/ns/mnt") then
+    s:kill()
+    error(("tmux server %s is outside the spec's mount namespace"):format(tostring(server)))
+  end
   assert(s:wait_for("host%$"))
   return s
 end
