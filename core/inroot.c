@@ -277,8 +277,15 @@ fail:
     ssize_t r;
     size_t used = strlen(what);
     while (used + 4 < sizeof what && (r = read(fsfd, line, sizeof line - 1)) > 0) {
+      /* "e tmpfs: Bad value for 'size'\n": one line, without the level */
+      while (r > 0 && line[r - 1] == '\n')
+        r--;
       line[r] = 0;
-      used += (size_t)snprintf(what + used, sizeof what - used, " [%s]", line);
+      for (char *c = line; *c; c++)
+        if (*c == '\n')
+          *c = ' ';
+      const char *msg = line[0] && line[1] == ' ' ? line + 2 : line;
+      used += (size_t)snprintf(what + used, sizeof what - used, " [%s]", msg);
     }
   }
   if (mfd >= 0)

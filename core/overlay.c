@@ -120,7 +120,12 @@ static void read_log(int fsfd, char *buf, size_t size)
   char line[512];
   ssize_t r;
   while (used + 4 < size && (r = read(fsfd, line, sizeof line - 1)) > 0) {
+    while (r > 0 && line[r - 1] == '\n') /* one line: the message says where */
+      r--;
     line[r] = 0;
+    for (char *c = line; *c; c++)
+      if (*c == '\n')
+        *c = ' ';
     const char *msg = line[0] && line[1] == ' ' ? line + 2 : line;
     used += (size_t)snprintf(buf + used, size - used, " [%s]", msg);
   }

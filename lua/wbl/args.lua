@@ -163,6 +163,39 @@ function check.cpus(v)
   local n = v:match("^%d*%.?%d+$") and tonumber(v)
   if not n then return nil, "expected a decimal number of CPUs (e.g. 1.5)" end
   if n < 0.01 then return nil, "must be at least 0.01" end
+  local count = M.cpu_count()
+  if count and n > count then -- docker's words
+    return nil, ("Range of CPUs is from 0.01 to %.2f, as there are only %d CPUs available"):format(count, count)
+  end
+  return n
+end
+
+-- A kernel list ("0-2,4") as a set of numbers, or nil.
+local function list_set(s)
+  local t = {}
+  for part in (s .. ","):gmatch("([^,]*),") do
+    local a, b = part:match("^(%d+)%-(%d+)$")
+    a, b = tonumber(a or part:match("^(%d+)$")), tonumber(b or part:match("^(%d+)$"))
+    if not a or b < a then return nil end
+    for i = a, b do t[i] = true end
+  end
+  return t
+end
+
+-- The kernel's list in a /sys file ("0-1"), or nil.
+local function online_list(file)
+  local f = io.open(file)
+  local s = f and f:read("a")
+  if f then f:close() end
+  return s and s:gsub("%s+$", "")
+end
+
+--- How many CPUs are online (nil if /sys does not say).
+function M.cpu_count()
+  local have = list_set(online_list("/sys/devices/system/cpu/online") or "")
+  if not have then return nil end
+  local n = 0
+  for _ in pairs(have) do n = n + 1 end
   return n
 end
 
@@ -179,25 +212,14 @@ end
 --- A cpu or memory node list ("0-2,4") whose members are all in the
 -- kernel's online list at `online` (a /sys file).
 function check.cpulist(online, what)
-  local function set(s)
-    local t = {}
-    for part in (s .. ","):gmatch("([^,]*),") do
-      local a, b = part:match("^(%d+)%-(%d+)$")
-      a, b = tonumber(a or part:match("^(%d+)$")), tonumber(b or part:match("^(%d+)$"))
-      if not a or b < a then return nil end
-      for i = a, b do t[i] = true end
-    end
-    return t
-  end
   return function(v)
-    local want = v:match("^[%d,%-]+$") and set(v)
+    local want = v:match("^[%d,%-]+$") and list_set(v)
     if not want then return nil, "expected a list like 0-2,4" end
-    local f = io.open(online)
-    local have = f and set((f:read("a") or ""):gsub("%s+$", ""))
-    if f then f:close() end
+    local list = online_list(online)
+    local have = list and list_set(list)
     if have then
       for i in pairs(want) do
-        if not have[i] then return nil, ("%s %d is not online (online: %s)"):format(what, i, online) end
+        if not have[i] then return nil, ("%s %d is not available (online: %s)"):format(what, i, list) end
       end
     end
     return v

@@ -293,6 +293,25 @@ local function resources(o)
   return r
 end
 
+--- Is path (in the container) the kernel's: /proc or /sys or below,
+-- or /dev itself?  wbl mounts those (proc, a read-only sysfs, the device
+-- nodes the device rules allow); a volume or tmpfs there would undo that
+-- (a host directory at /dev gets device nodes made in it, a bind under
+-- /proc or /sys uncovers what is masked).  Files below /dev (/dev/shm,
+-- /dev/log) are fine.  The reason, or nil.
+function M.kernel_path(path)
+  local parts = {}
+  for part in path:gmatch("[^/]+") do
+    if part == ".." then table.remove(parts) elseif part ~= "." then parts[#parts + 1] = part end
+  end
+  local top = parts[1]
+  if (top == "proc" or top == "sys") or (top == "dev" and #parts == 1) then
+    return ("cannot mount %s /%s (wbl's own mount of the kernel's) without --privileged")
+      :format(#parts > 1 and "inside" or "over", top)
+  end
+  return nil
+end
+
 --- The command as docker makes it from an image's Entrypoint and Cmd
 -- (cfg, the image's config) and the user's: a command given replaces
 -- the image's Cmd; --entrypoint replaces its Entrypoint and drops its Cmd
@@ -339,7 +358,9 @@ function M.spec(o, argv, id, image)
     s.wbl.exposed[#s.wbl.exposed + 1] = { port = tonumber(port), proto = proto ~= "" and proto or "tcp" }
   end
   p.terminal = o.tty or false
-  s.hostname = o.hostname or id:sub(1, 63)
+  -- (--network host: the host's name, as docker keeps it, unless --hostname)
+  local host_name = o.network == "host" and require("wbl.core").ns.gethostname()
+  s.hostname = o.hostname or host_name or id:sub(1, 63)
   -- The environment: PATH, HOSTNAME, HOME, TERM with a terminal, then
   -- every -e KEY=VAL (KEY alone: the host's value, if set).
   spec.setenv(p.env, "HOSTNAME", s.hostname)
@@ -362,11 +383,15 @@ function M.spec(o, argv, id, image)
   -- Volumes and tmpfs, after the default mounts.
   s.wbl.volume_sources = {}
   for _, v in ipairs(o.volume or {}) do
+    local kernel = not o.privileged and M.kernel_path(v.path)
+    if kernel then return nil, ("--volume %s: %s"):format(v.spec, kernel), E.EINVAL end
     s.mounts[#s.mounts + 1] = { destination = v.path, type = "bind", source = v.host,
                                 options = { "rbind", v.ro and "ro" or "rw" } }
     s.wbl.volume_sources[#s.wbl.volume_sources + 1] = v.host
   end
   for _, t in ipairs(o.tmpfs or {}) do
+    local kernel = not o.privileged and M.kernel_path(t.path)
+    if kernel then return nil, ("--tmpfs %s: %s"):format(t.spec, kernel), E.EINVAL end
     local opts = { "nosuid", "nodev" }
     for x in t.data:gmatch("[^,]+") do opts[#opts + 1] = x end
     s.mounts[#s.mounts + 1] = { destination = t.path, type = "tmpfs", source = "tmpfs", options = opts }

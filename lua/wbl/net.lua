@@ -701,7 +701,9 @@ function M.configure(n)
   return nl:route_add { dst = "default", gateway = n.gateway, dev = "eth0" }
 end
 
---- Bind the state directory's /etc files over the root's, read-only.
+--- Bind the state directory's /etc files over the root's, writable as
+-- docker's are (the container's own copies: a write never reaches the
+-- image, nor another container; read-only with --read-only).
 -- Every program expects them: where the image has no such file, an empty
 -- one is made as the mount point, in the container's write layer (the
 -- overlay's upper: the image is never written).  The paths are resolved
@@ -715,7 +717,7 @@ function M.bind_etc(c)
     if not fd and en ~= E.EROFS then return nil, where, en end
     if fd then
       local ok, msg
-      ok, msg, en = inroot.bind(util.join(c.state_dir, name), fd, "ro")
+      ok, msg, en = inroot.bind(util.join(c.state_dir, name), fd, c.spec.root.readonly and "ro" or nil)
       fd:close()
       if not ok then return nil, msg .. " on " .. tostring(where), en end
     end

@@ -39,21 +39,26 @@ function M.exec(argv, env)
   local file = argv[1]
   if file == nil or file == "" then return nil, "no command given", E.ENOENT, 127 end
   io.stdout:flush()
+  -- the caller's step names the command ("exec NAME: ..."): the message
+  -- does not say it again; a file found on PATH is named
+  local function said(msg, as)
+    return (tostring(msg):gsub("^exec " .. as:gsub("%p", "%%%0") .. ": ", as == file and "" or as .. ": "))
+  end
   if file:find("/", 1, true) then
     local _, msg, en = P.execve(file, argv, list)
-    return nil, msg, en, M.exec_status(en)
+    return nil, said(msg, file), en, M.exec_status(en)
   end
   local denied
   for dir in (path or M.default_path):gmatch("[^:]+") do
     local _, msg, en = P.execve(dir .. "/" .. file, argv, list)
     if en == E.EACCES then
-      denied = denied or { msg, en }
+      denied = denied or { said(msg, dir .. "/" .. file), en }
     elseif en ~= E.ENOENT and en ~= E.ENOTDIR then
-      return nil, msg, en, M.exec_status(en)
+      return nil, said(msg, dir .. "/" .. file), en, M.exec_status(en)
     end
   end
   if denied then return nil, denied[1], denied[2], 126 end
-  return nil, ("%s: executable file not found in $PATH"):format(file), E.ENOENT, 127
+  return nil, "executable file not found in $PATH", E.ENOENT, 127
 end
 
 --- The start time of a pid (field 22 of /proc/PID/stat, in clock ticks

@@ -35,7 +35,8 @@ describe("wbl.proc #unit", function()
 
   it("searches env.PATH, not wbl's, and reports 127 when not found", function()
     local out = exec_in_child({ "sh", "-c", "true" }, { PATH = "/nonexistent" })
-    assert.equal("sh: executable file not found in $PATH|" .. E.ENOENT .. "|127", out)
+    -- (the caller's step names the command: "exec sh: executable file ...")
+    assert.equal("executable file not found in $PATH|" .. E.ENOENT .. "|127", out)
   end)
 
   it("reports 126 for a file found but not executable", function()
