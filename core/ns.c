@@ -27,9 +27,14 @@ static int ns_unshare(lua_State *L)
 }
 
 /***
-setns(2) by path (e.g. "/proc/42/ns/net") or by fd.
+setns(2) by path (e.g. "/proc/42/ns/net") or by fd: a namespace's fd, or
+a pidfd (proc.pidfd_open; Linux 5.8), whose process's namespaces of every
+type listed are joined at once (the kernel says EINVAL before 5.8).
 @tparam string|wbl.fd|int ns
-@tparam[opt] string type a namespace name, checked by the kernel
+@tparam[opt] string|table type a namespace name, checked by the kernel; for
+  a pidfd, the names to join ("mnt,net,uts", { "ipc", "pid" })
+@treturn[1] true
+@return[2] fail, message, errno
 */
 static int ns_setns(lua_State *L)
 {

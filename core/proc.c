@@ -77,6 +77,27 @@ static int proc_clone(lua_State *L)
 }
 
 /***
+pidfd_open(2): an fd that refers to process pid itself (Linux 5.3), what
+setns(2) takes to join its namespaces (Linux 5.8).
+@function pidfd_open
+@int pid
+@treturn[1] wbl.fd (O_CLOEXEC)
+@return[2] fail, message, errno (ENOSYS before 5.3, ESRCH: no such process)
+*/
+static int proc_pidfd_open(lua_State *L)
+{
+  lua_Integer pid = luaL_checkinteger(L, 1);
+  luaL_argcheck(L, pid > 0 && pid <= INT_MAX, 1, "bad pid");
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+  int *fd = wbl_newfd(L);
+  if ((*fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0)) < 0)
+    return wbl_failf(L, "pidfd_open %lld", (long long)pid);
+  return 1;
+}
+
+/***
 fork(2).
 @treturn[1] int pid in the parent, 0 in the child
 @return[2] fail, message, errno
@@ -337,13 +358,16 @@ static int proc_signal(lua_State *L)
 }
 
 static const wbl_Flag prctl_opts[] = {{"child_subreaper", PR_SET_CHILD_SUBREAPER},
+                                      {"dumpable", PR_SET_DUMPABLE},
                                       {"no_new_privs", PR_SET_NO_NEW_PRIVS},
                                       {"pdeathsig", PR_SET_PDEATHSIG},
                                       {NULL, 0}};
 
 /***
 prctl(option, value): "pdeathsig" (a signal), "no_new_privs" (true),
-"child_subreaper" (boolean).
+"child_subreaper" (boolean), "dumpable" (boolean: false keeps other
+processes of the same uid, without CAP_SYS_PTRACE, out of /proc/PID/exe,
+fd, mem, ...; inherited by fork, reset by exec).
 @see prctl(2)
 */
 static int proc_prctl(lua_State *L)
@@ -644,6 +668,7 @@ static const luaL_Reg proc_funcs[] = {
     {"getrlimit", proc_getrlimit},
     {"getuid", proc_getuid},
     {"kill", proc_kill},
+    {"pidfd_open", proc_pidfd_open},
     {"prctl", proc_prctl},
     {"setgid", proc_setgid},
     {"setgroups", proc_setgroups},

@@ -97,6 +97,48 @@ function M.attach(t, root)
   return ok, msg, en
 end
 
+-- M.attach_process's steps (keep: as attach's).
+local function attach_process(t, keep)
+  local ptmx, msg, en = keep(core.inroot.open("/", "/dev/pts/ptmx"))
+  if not ptmx then return nil, msg, en end
+  local master
+  master, msg, en = keep(pty.open("/proc/self/fd/" .. ptmx:fileno()))
+  if not master then return nil, msg, en end
+  local slave
+  slave, msg, en = keep(pty.peer(master))
+  if not slave then return nil, msg, en end
+  local ok
+  ok, msg, en = pty.set_size(slave, t.rows, t.cols)
+  if not ok then return nil, msg, en end
+  ok, msg, en = P.setsid()
+  if not ok then return nil, msg, en end
+  ok, msg, en = pty.set_ctty(slave)
+  if not ok then return nil, msg, en end
+  for i = 0, 2 do
+    ok, msg, en = slave:dup2(i)
+    if not ok then return nil, msg, en end
+  end
+  return t.peer:send_fds({ master }, "pty")
+end
+
+--- A process joining a running container (wbl exec), inside it (its
+-- mount namespace and root): a new pty of the container's devpts as the
+-- controlling terminal of a new session and fds 0, 1, 2 (/dev/pts/N; its
+-- /dev/console stays PID 1's); the master sent to the host and closed
+-- here.  The host side is the same as for a container's PID 1.
+function M.attach_process(t)
+  t.sock:close() -- the host's end
+  local opened = {}
+  local function keep(f, ...)
+    if f then opened[#opened + 1] = f end
+    return f, ...
+  end
+  local ok, msg, en = attach_process(t, keep)
+  for _, f in ipairs(opened) do f:close() end
+  t.peer:close()
+  return ok, msg, en
+end
+
 --- Host side: the copy loop, for Child:wait (wbl.proc) to run while it
 -- waits.  The child's end of the socket is closed here (the child has
 -- its own); SIGPIPE is ignored until the end (a closed output is then a
