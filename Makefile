@@ -26,11 +26,11 @@ BUSTED   = lua5.4 /usr/bin/busted
 #   specs: lua-busted lua-check busybox-static (rootfs/make.sh); tmux (tty);
 #          iproute2 (ip), nftables (nft), iptables (WBL_NAT=iptables, its
 #          spec), curl (published ports, from the host); podman (with conmon
-#          and netavark: podman_spec drives wbl-oci through it); run: procps
-#          (ps, for wbl-oci ps)
+#          and netavark: podman_spec drives wbl-oci through it), crun (the
+#          reference of oci_conformance_spec); run: procps (wbl-oci ps)
 DEPS     = build-essential busybox-static curl iproute2 iptables libmnl-dev \
            libseccomp-dev liblua5.4-dev lua-busted lua-check lua-dkjson \
-           lua5.4 nftables pkg-config podman procps tmux zstd
+           crun lua5.4 nftables pkg-config podman procps tmux zstd
 
 all: build/wbl build/lib/wbl/core.so build/wbl-init build/wbl-oci
 

@@ -26,7 +26,7 @@ O.caps = arr { "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_CHOWN
 function O.config(id, args)
   local function copy(t) return arr(table.move(t, 1, #t, 1, {})) end
   return {
-    ociVersion = "1.2.0",
+    ociVersion = "1.0.2",
     process = {
       terminal = false, user = { uid = 0, gid = 0 }, args = arr(args or { "true" }),
       env = arr { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm" },
