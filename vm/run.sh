@@ -37,7 +37,7 @@ qemu=${WBL_VM_QEMU:-qemu-system-x86_64}
 if [ -z "${WBL_VM_SKIP_MAKE:-}" ]; then
   sh vm/make.sh "$out" || exit 1
 fi
-specs=${*:-spec/unit/cgroup_spec.lua spec/priv/cgroup_spec.lua spec/priv/run_spec.lua spec/priv/confine_spec.lua spec/priv/escape_spec.lua spec/priv/caps_spec.lua spec/priv/seccomp_spec.lua spec/priv/devices_spec.lua spec/priv/lifecycle_spec.lua}
+specs=${*:-spec/unit/cgroup_spec.lua spec/priv/cgroup_spec.lua spec/priv/run_spec.lua spec/priv/confine_spec.lua spec/priv/escape_spec.lua spec/priv/caps_spec.lua spec/priv/seccomp_spec.lua spec/priv/devices_spec.lua spec/priv/lifecycle_spec.lua spec/priv/exec_spec.lua}
 echo "$specs" > "$out/specs"
 
 # The accelerator to try first, and why.

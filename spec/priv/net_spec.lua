@@ -434,7 +434,8 @@ describe("container networking #priv #netns", function()
       P._exit(127)
     end
     finally(function() P.kill(pid, "SIGKILL"); P.waitpid(pid) end)
-    assert.is_true(eventually(function() return (sh("cat /proc/net/tcp /proc/net/tcp6 | grep -ci ':1FC5 '")) ~= "0\n" end))
+    local listening = "cat /proc/net/tcp /proc/net/tcp6 | grep -ci ':1FC5 '" -- 8133
+    assert.is_true(eventually(function() return (sh(listening)) ~= "0\n" end))
     local _, err, code = H.run { "--rm", "-p", "8133:80", "true" }
     assert.equal(125, code)
     assert.matches("0%.0%.0%.0:8133/tcp is already taken by busybox %(pid " .. pid .. "%)", err)
