@@ -30,7 +30,7 @@ cat "$out"
 
 # The project, on the tmpfs.
 mkdir -p /wbl/build /wbl/rootfs
-for d in lua scripts spec examples .busted build/wbl build/wbl-init build/lib; do
+for d in lua scripts spec examples .busted build/wbl build/wbl-oci build/wbl-init build/lib; do
   [ -e "/share/$d" ] && cp -a "/share/$d" "/wbl/$d"
 done
 cp -a /share/rootfs/busybox /wbl/rootfs/busybox

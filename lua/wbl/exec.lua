@@ -186,6 +186,8 @@ Job.__index = Job
 -- beforehand: once in the container, the host's files are out of reach;
 -- so must be every module the tail uses).
 -- o.tty: a wbl.tty (tty.new) for a terminal made in the container;
+-- o.keep_stdio: detached, its stdio stays the caller's (an OCI runtime's
+-- exec: conmon's pipes); o.preserve_fds: fds 3.. that pass exec too;
 -- o.interactive: stdin is passed on (else /dev/null); o.detach: the
 -- command outlives this process, its stdio /dev/null: start returns once
 -- it has been exec'd (or has failed: nil, message, errno, status).
@@ -246,7 +248,7 @@ function M.start(c, s, p, tail, o)
     local step = errors.step
     -- nothing of the host's but 0, 1, 2 gets past exec (the tail's own
     -- fds, the terminal's, are sent or dup'ed before it)
-    step("close fds", P.cloexec_from(3))
+    step("close fds", P.cloexec_from(3 + (o.preserve_fds or 0))) -- (OCI's --preserve-fds)
     step("join " .. table.concat(types, ","), M.join(how, types))
     close(how)
     if id("/") ~= root then -- never the host's: PID 1's, as checked
@@ -256,7 +258,7 @@ function M.start(c, s, p, tail, o)
       step("terminal", tty.attach_process(t))
     else
       step("session", P.setsid()) -- the caller's terminal is none of ours
-      if o.detach then step("stdio", null_stdio())
+      if o.detach and not o.keep_stdio then step("stdio", null_stdio()) -- (OCI: the caller's, conmon's pipes)
       elseif not o.interactive then step("stdin", rootfs.stdin_null()) end
     end
     return tail(s, p)

@@ -567,135 +567,44 @@ end
 
 -- exec ---------------------------------------------------------------------------
 
--- The namespaces a process joins to be in the container: those of its
--- first process that are not ours; user first (it grants the others),
--- mnt last (after it the host's files are out of reach); pid apart (it
--- is entered by the parent, for the child).
-local exec_order = { "user", "ipc", "uts", "net", "cgroup", "time", "mnt" }
-
-local function differs(pid, t)
-  local theirs = fs.readlink("/proc/" .. pid .. "/ns/" .. t)
-  return theirs and theirs ~= fs.readlink("/proc/self/ns/" .. t)
-end
-
--- In the exec'd child, after its namespaces: a pty of the container's
--- devpts, the controlling terminal of a new session and fds 0-2; its
--- master sent over sock (--console-socket).
-local function exec_tty(sock, size)
-  local pty, P = core.pty, core.proc
-  local master, msg, en = pty.open("/dev/pts/ptmx")
-  if not master then return nil, msg, en end
-  local slave
-  slave, msg, en = pty.peer(master)
-  if not slave then return nil, msg, en end
-  if size then pty.set_size(slave, size.height, size.width) end
-  local ok
-  ok, msg, en = P.setsid()
-  if ok then ok, msg, en = pty.set_ctty(slave) end
-  for i = 0, 2 do
-    if ok then ok, msg, en = slave:dup2(i) end
-  end
-  if ok then ok, msg, en = sock:send_fds({ master }, "pty") end
-  master:close(); slave:close(); sock:close()
-  return ok, msg, en
-end
-
 --- A process p (config.json's process shape) in the running container c,
--- as `exec` runs it: a child in the container's namespaces (the pid one
--- entered here first) and cgroups, then process.lua's steps (user,
--- capabilities, seccomp of the container's spec, no_new_privs, exec).
+-- as `exec` runs it: wbl.exec's (the container's namespaces, cgroups and
+-- root joined, then process.lua's steps with the container's spec: its
+-- seccomp profile, no_new_privs, capabilities), with OCI's stdio (the
+-- caller's, kept with --detach: conmon's pipes) and --console-socket.
 -- o: { detach, pid_file, console_socket, preserve_fds, here (scripts) }.
--- Errors before the command runs come back (the report pipe closes at
--- exec).  @return the process's exit status (detach: 0 once it runs)
+-- Errors before the command runs come back.
+-- @return the process's exit status (detach: 0 once it runs), or nil,
+--   message, errno, status
 function M.exec(c, p, o)
-  local state, proc = require "wbl.state", require "wbl.proc"
-  if not state.running(c) then return nil, ("container %s is not running"):format(c.id), E.ESRCH end
+  local exec = require "wbl.exec"
   local tail, err = loadfile(o.here .. "/process.lua")
   if not tail then return nil, err, E.ENOENT end
   -- what process.lua uses, loaded while the host's files are in reach
-  for _, m in ipairs { "errors", "rootfs", "caps", "seccomp", "users", "proc", "hooks", "spec", "util" } do
+  for _, m in ipairs { "errors", "rootfs", "caps", "seccomp", "users", "proc", "hooks", "spec", "util", "tty" } do
     require("wbl." .. m)
   end
-  local joins = {}
-  for _, t in ipairs(exec_order) do
-    if differs(c.pid, t) then
-      local f, msg, en = core.fd.open("/proc/" .. c.pid .. "/ns/" .. t, "rdonly")
-      if not f then return nil, msg, en end
-      joins[#joins + 1] = { t, f }
-    end
-  end
-  local sock, msg, en
+  local t, msg, en
   if o.console_socket then
-    sock, msg, en = core.sock.connect(o.console_socket)
-    if not sock then return nil, "--console-socket " .. msg, en end
+    t, msg, en = M.console(o.console_socket, p.consoleSize)
+    if not t then return nil, msg, en end
   end
-  local r, w
-  r, w, en = core.fd.pipe()
-  if not r then return nil, w, en end
-  local report = setmetatable({ w = w }, Report)
-  local s = c.spec
-  local opts = { survive = o.detach, report = report }
-  if c.cgroup then
-    local placed
-    placed, msg, en = require("wbl.cgroup").clone_opts(c.cgroup)
-    if not placed then return nil, msg, en end
-    opts.cgroup_fd = placed.cgroup_fd
-  end
-  -- the pid namespace: entered here, for the child only
-  local back
-  if differs(c.pid, "pid") then
-    back, msg, en = core.fd.open("/proc/self/ns/pid", "rdonly")
-    if back then msg, en = select(2, core.ns.setns("/proc/" .. c.pid .. "/ns/pid", "pid")) end
-    if not back or msg then return nil, "join the pid namespace: " .. tostring(msg), en end
-  end
-  local keep = 3 + (o.preserve_fds or 0)
-  local child
-  child, msg, en = proc.spawn("", function()
-    local step = require("wbl.errors").step
-    for _, j in ipairs(joins) do step("setns " .. j[1], core.ns.setns(j[2], j[1])) end
-    for _, j in ipairs(joins) do j[2]:close() end
-    if sock then step("terminal", exec_tty(sock, p.consoleSize)) end
-    step("fds", core.proc.cloexec_from(keep))
-    return tail(s, p)
-  end, opts)
-  if back then core.ns.setns(back, "pid"); back:close() end
-  for _, j in ipairs(joins) do j[2]:close() end
-  if sock then sock:close() end
-  w:close()
-  if not child then r:close(); return nil, msg, en end
-  if c.cgroup then
-    local ok
-    ok, msg, en = require("wbl.cgroup").add(c.cgroup, child.pid) -- the v1 hierarchies, before go
-    if not ok then child:abort(); r:close(); return nil, msg, en end
-  end
-  local ok
-  ok, msg, en = child:go()
-  if not ok then child:abort(); r:close(); return nil, msg, en end
-  local said = {}
-  while true do
-    local x = r:read(65536)
-    if not x or x == "" then break end
-    said[#said + 1] = x
-  end
-  r:close()
-  said = table.concat(said)
-  if said ~= "" then
-    local _, how, code = core.proc.waitpid(child.pid)
-    child.status = { how, code }
-    child:restore()
-    return nil, (said:gsub("^error ", "")), nil, proc.exit_status(how, code)
-  end
+  local job, status
+  job, msg, en, status = exec.start(c, c.spec, p, tail, { tty = t, interactive = true, detach = o.detach,
+                                                         keep_stdio = true, preserve_fds = o.preserve_fds })
+  if t then t:close() end -- (the master went to the console socket)
+  if not job then return nil, msg, en, status end
+  job.tty = nil
   if o.pid_file then
     local dir = util.dirname(o.pid_file)
     local tmp = dir .. "/." .. o.pid_file:match("([^/]*)$") .. ".tmp"
-    ok, msg, en = fs.write_file(tmp, tostring(child.pid), nil, "0644")
+    local ok
+    ok, msg, en = fs.write_file(tmp, tostring(job.pid), nil, "0644")
     if ok then ok, msg, en = fs.rename(tmp, o.pid_file) end
     if not ok then return nil, msg, en end
   end
-  if o.detach then child:restore(); return 0 end
-  local how, code = child:wait()
-  if not how then return nil, code, en end
-  return proc.exit_status(how, code)
+  if o.detach then return 0 end
+  return job:wait()
 end
 
 --- The features document (runtime-spec features.md): what this runtime
