@@ -391,7 +391,7 @@ function commands.ps(argv)
     return
   end
   local args = {}
-  for i = 2, #rest do args[#args + 1] = wbl.util.shell_quote and wbl.util.shell_quote(rest[i]) or rest[i] end
+  for i = 2, #rest do args[#args + 1] = "'" .. rest[i]:gsub("'", "'\\''") .. "'" end
   local p = io.popen("ps " .. (#args > 0 and table.concat(args, " ") or "-ef"))
   local text = p:read("a")
   p:close()
