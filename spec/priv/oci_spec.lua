@@ -376,7 +376,7 @@ describe("wbl oci #priv", function()
     assert.equal(0, code, err)
     assert.equal("hi\n7\n/etc\n", out)
     -- --detach: returns once it runs, its pid in --pid-file
-    _, err, code = b:rt("exec", "--detach", "--pid-file", b.dir .. "/epid", b.id, "sh", "-c", "sleep 1; touch /tmp/d")
+    _, err, code = b:rt("exec", "--detach", "--pid-file", b.dir .. "/epid", b.id, "sh", "-c", "sleep 3; touch /tmp/d")
     assert.equal(0, code, err)
     local epid = tonumber(fs.read_file(b.dir .. "/epid"))
     assert.is_truthy(fs.stat("/proc/" .. epid))
