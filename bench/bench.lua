@@ -77,7 +77,7 @@ local CGNAME = "wbl-bench-" .. tag
 local D = {
   store = TMP .. "/store", state = TMP .. "/state", bundles = TMP .. "/bundles",
   layers = TMP .. "/layers", logs = TMP .. "/logs", floor = TMP .. "/floor",
-  crun = TMP .. "/crun", runc = TMP .. "/runc",
+  crun = TMP .. "/crun", runc = TMP .. "/runc", wbloci = TMP .. "/wbl-oci",
 }
 
 local function cgroup_dirs()
@@ -110,6 +110,13 @@ local function cleanup()
           os.execute(q(bin) .. " --root " .. q(D[rt]) .. " delete -f " .. q(id) .. " >/dev/null 2>&1")
         end
       end
+    end
+  end
+  -- wbl-oci's (its own state root).
+  local oci = home .. "/build/wbl-oci"
+  if fs.stat(oci) and fs.stat(D.wbloci) then
+    for id in capture(q(oci) .. " --root " .. q(D.wbloci) .. " list -q"):gmatch("%S+") do
+      os.execute(q(oci) .. " --root " .. q(D.wbloci) .. " delete -f " .. q(id) .. " >/dev/null 2>&1")
     end
   end
   -- wbl containers whose wbl was killed.
@@ -315,6 +322,17 @@ local function crun_case(o)
   o = o or {}
   o.label = o.label or "crun run (OCI bundle, 64m)"
   return case("crun", { bin, "--root", D.crun, "run", "--bundle", D.bundles .. "/crun-{k}", "bench-crun-{k}" }, o)
+end
+
+-- wbl as an OCI runtime on crun's own bundle (the same config.json and root).
+local function wbl_oci_case(o)
+  local bin = home .. "/build/wbl-oci"
+  if not fs.stat(bin) then return skipped("wbl-oci", "wbl-oci run", "build/wbl-oci is not built (make)") end
+  for i = 0, (o and o.par or 1) - 1 do bundle("crun", i) end
+  o = o or {}
+  o.label = o.label or "wbl-oci run (crun's bundle, 64m)"
+  return case("wbl-oci", { bin, "--root", D.wbloci, "run", "--bundle", D.bundles .. "/crun-{k}", "bench-wbloci-{k}" },
+    o)
 end
 
 local function runc_case(o)
@@ -606,6 +624,7 @@ local function main()
   if want("main") then
     local cases = wbl_cases()
     cases[#cases + 1] = crun_case()
+    cases[#cases + 1] = wbl_oci_case()
     cases[#cases + 1] = runc_case()
     cases[#cases + 1] = bwrap_case()
     cases[#cases + 1] = unshare_case()
@@ -748,6 +767,9 @@ local function main()
       else
         say("peak RSS < crun's:             cannot be evaluated: crun did not run")
       end
+    end
+    if have("wbl-oci") and have("crun") then
+      say("wbl-oci run vs crun run, the same bundle: %.2f (wall, median per-round ratio)", ratio(m, "wbl-oci", "crun"))
     end
     if have("wbl-br") and have("wbl") then
       local d = diff(m, "wbl-br", "wbl")
