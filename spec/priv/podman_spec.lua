@@ -38,6 +38,27 @@ local function eventually(f, ms)
   return f()
 end
 
+-- podman's cgroups (cgroupfs: libpod_parent, its conmon and containers)
+-- in every hierarchy; cgroups are the host's, whatever namespaces we are in.
+local function libpod_dirs()
+  local out = {}
+  for _, h in ipairs(fs.readdir("/sys/fs/cgroup") or {}) do
+    local d = "/sys/fs/cgroup/" .. h .. "/libpod_parent"
+    if fs.stat(d) then out[#out + 1] = d end
+  end
+  if fs.stat("/sys/fs/cgroup/libpod_parent") then out[#out + 1] = "/sys/fs/cgroup/libpod_parent" end
+  return out
+end
+local had_libpod -- it was there before this run: left alone
+
+local function rmdir_tree(d)
+  for _, n in ipairs(fs.readdir(d) or {}) do
+    local st = fs.lstat(d .. "/" .. n)
+    if st and st.type == "directory" then rmdir_tree(d .. "/" .. n) end
+  end
+  fs.rmdir(d)
+end
+
 local function it_podman(name, fn)
   if not have then return pending(name .. " (podman is not installed: apt-get install podman)") end
   return H.it_priv(name, fn)
@@ -47,6 +68,7 @@ describe("podman with wbl-oci as its runtime #priv", function()
   setup(function()
     if not (have and H.root) then return end
     T = H.tmpdir()
+    had_libpod = #libpod_dirs() > 0
     -- the runtime, with a state root of this run's (podman passes no
     -- --root; its cleanup processes would not get a --runtime-flag)
     assert(fs.mkdir(T .. "/bin", "0755"))
@@ -70,6 +92,9 @@ describe("podman with wbl-oci as its runtime #priv", function()
     podman("rm", "--all", "--force", "--time", "0")
     podman("rmi", "--all", "--force")
     util.rm_rf(T)
+    if not had_libpod then
+      for _, d in ipairs(libpod_dirs()) do rmdir_tree(d) end
+    end
   end)
 
   it_podman("podman info names wbl-oci, its version and the runtime-spec version", function()
