@@ -3,6 +3,8 @@
  *
  *   inroot.open(root, path [, how])      openat2(RESOLVE_IN_ROOT)
  *   inroot.bind(source, target [, flags]) open_tree + mount_setattr + move_mount
+ *   inroot.tree(source [, flags [, userns]])  the first two: a detached mount
+ *   inroot.attach(tree, target)               the last
  *   inroot.mount(fstype, target [, data [, flags]])  fsopen ... move_mount
  *
  * An image is data from anywhere: a symlink in it (/data -> /etc, or
@@ -169,6 +171,45 @@ static const wbl_Flag bind_flags[] = {{"nodev", MOUNT_ATTR_NODEV},
                                       {"ro", MOUNT_ATTR_RDONLY},
                                       {NULL, 0}};
 
+/* A detached copy of the mount at src (open_tree OPEN_TREE_CLONE; with rec
+ * its submounts too), attrs set on it and, when nsfd >= 0, its ids mapped
+ * through that user namespace.  Returns the fd, or -1 with errno and *what
+ * the call that failed. */
+static int make_tree(const char *src, int rec, unsigned int attrs, int nsfd,
+                     const char **what)
+{
+  int tree = open_tree(AT_FDCWD, src,
+                       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
+  if (tree < 0) {
+    *what = "open_tree";
+    return -1;
+  }
+  if (attrs || nsfd >= 0) {
+    struct mount_attr a = {.attr_set = attrs};
+    if (nsfd >= 0) {
+      a.attr_set |= MOUNT_ATTR_IDMAP;
+      a.userns_fd = (unsigned long long)nsfd;
+    }
+    if (mount_setattr(tree, "", AT_EMPTY_PATH | (rec ? AT_RECURSIVE : 0), &a, sizeof a) < 0) {
+      int en = errno;
+      close(tree);
+      errno = en;
+      *what = nsfd >= 0 ? "mount_setattr idmap" : "mount_setattr";
+      return -1;
+    }
+  }
+  return tree;
+}
+
+/* move_mount the detached tree onto the target at arg (a path or an fd). */
+static int attach_tree(lua_State *L, int tree, int arg)
+{
+  const char *tpath = lua_type(L, arg) == LUA_TSTRING ? lua_tostring(L, arg) : NULL;
+  int tfd = tpath ? AT_FDCWD : wbl_checkfd(L, arg);
+  return move_mount(tree, "", tfd, tpath ? tpath : "",
+                    MOVE_MOUNT_F_EMPTY_PATH | (tpath ? 0 : MOVE_MOUNT_T_EMPTY_PATH));
+}
+
 /***
 Bind source onto target (an fd from inroot.open, or a path).  With "rec"
 the submounts come too, and "ro" (or nosuid, ...) then applies to every
@@ -184,31 +225,76 @@ one of them (mount_setattr with AT_RECURSIVE).
 static int inroot_bind(lua_State *L)
 {
   const char *src = luaL_checkstring(L, 1);
-  const char *tpath = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
-  int tfd = tpath ? AT_FDCWD : wbl_checkfd(L, 2);
+  if (lua_type(L, 2) != LUA_TSTRING)
+    wbl_checkfd(L, 2);
   unsigned long flags = wbl_optflags(L, 3, bind_flags, 0);
-  int rec = (flags & (1UL << 40)) != 0;
-  unsigned int attrs = (unsigned int)(flags & ~(1UL << 40));
-  int tree = open_tree(AT_FDCWD, src,
-                       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
+  const char *what;
+  int tree = make_tree(src, (flags & (1UL << 40)) != 0, (unsigned int)(flags & ~(1UL << 40)),
+                       -1, &what);
   if (tree < 0)
-    return wbl_failf(L, "bind %s: open_tree", src);
-  if (attrs) {
-    struct mount_attr a = {.attr_set = attrs};
-    if (mount_setattr(tree, "", AT_EMPTY_PATH | (rec ? AT_RECURSIVE : 0), &a, sizeof a) < 0) {
-      int en = errno;
-      close(tree);
-      errno = en;
-      return wbl_failf(L, "bind %s: mount_setattr", src);
-    }
-  }
-  int r = move_mount(tree, "", tfd, tpath ? tpath : "",
-                     MOVE_MOUNT_F_EMPTY_PATH | (tpath ? 0 : MOVE_MOUNT_T_EMPTY_PATH));
+    return wbl_failf(L, "bind %s: %s", src, what);
+  int r = attach_tree(L, tree, 2);
   int en = errno;
   close(tree);
   errno = en;
   if (r < 0)
     return wbl_failf(L, "bind %s: move_mount", src);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/***
+A detached copy of the mount at source, for inroot.attach later (maybe in
+another mount namespace: a child cloned after this call inherits the fd).
+The attributes are set on the copy here, by the caller: a process in a
+user namespace may attach it but could not have opened the source (a
+directory it cannot reach) nor mapped its ids.
+@function tree
+@string source a directory or file
+@tparam[opt] string flags among rec (the submounts too), ro, nosuid,
+  nodev, noexec (with rec: for every submount)
+@tparam[opt] wbl.fd|int userns a user namespace (/proc/PID/ns/user): the
+  copy is idmapped through it (MOUNT_ATTR_IDMAP, Linux 5.12; the file
+  system must allow it): a file owned by N on disk shows as owned by
+  what N maps to in it, and what a process of that namespace writes is
+  stored with its ids inside the namespace
+@treturn[1] wbl.fd the detached mount (close-on-exec)
+@return[2] fail, "tree SOURCE: open_tree|mount_setattr: message", errno
+@see open_tree(2), mount_setattr(2)
+*/
+static int inroot_tree(lua_State *L)
+{
+  const char *src = luaL_checkstring(L, 1);
+  unsigned long flags = wbl_optflags(L, 2, bind_flags, 0);
+  int nsfd = lua_isnoneornil(L, 3) ? -1 : wbl_checkfd(L, 3);
+  int *h = wbl_newfd(L);
+  const char *what;
+  int tree = make_tree(src, (flags & (1UL << 40)) != 0, (unsigned int)(flags & ~(1UL << 40)),
+                       nsfd, &what);
+  if (tree < 0)
+    return wbl_failf(L, "tree %s: %s", src, what);
+  *h = tree;
+  return 1;
+}
+
+/***
+Attach a detached mount (from inroot.tree) onto target (an fd from
+inroot.open, or a path).  A tree is attached once.
+@function attach
+@tparam wbl.fd tree
+@tparam wbl.fd|string target
+@treturn[1] true
+@return[2] fail, "attach to TARGET: move_mount: message", errno
+@see move_mount(2)
+*/
+static int inroot_attach(lua_State *L)
+{
+  int tree = wbl_checkfd(L, 1);
+  if (lua_type(L, 2) != LUA_TSTRING)
+    wbl_checkfd(L, 2);
+  if (attach_tree(L, tree, 2) < 0)
+    return wbl_failf(L, "attach to %s: move_mount",
+                     lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "fd");
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -295,9 +381,11 @@ fail:
   return wbl_failf(L, "%s", what);
 }
 
-static const luaL_Reg inroot_funcs[] = {{"bind", inroot_bind},
+static const luaL_Reg inroot_funcs[] = {{"attach", inroot_attach},
+                                        {"bind", inroot_bind},
                                         {"mount", inroot_mount},
                                         {"open", inroot_open},
+                                        {"tree", inroot_tree},
                                         {NULL, NULL}};
 
 int wbl_open_inroot(lua_State *L)

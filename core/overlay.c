@@ -23,14 +23,16 @@
 
 #include "wbl.h"
 
-/* A flag of our own, beside the MOUNT_ATTR_* bits: use mount(2). */
+/* Flags of our own, beside the MOUNT_ATTR_* bits: use mount(2); the
+ * overlay's own xattrs in the user.overlay.* namespace (userxattr). */
 #define OVL_LEGACY (1UL << 40)
+#define OVL_USERXATTR (1UL << 41)
 
 static const wbl_Flag overlay_flags[] = {
     {"legacy", OVL_LEGACY},           {"noatime", MOUNT_ATTR_NOATIME},
     {"nodev", MOUNT_ATTR_NODEV},      {"noexec", MOUNT_ATTR_NOEXEC},
     {"nosuid", MOUNT_ATTR_NOSUID},    {"ro", MOUNT_ATTR_RDONLY},
-    {NULL, 0}};
+    {"userxattr", OVL_USERXATTR},     {NULL, 0}};
 
 /* Push s with '\', ',' and ':' escaped by a '\' onto the buffer. */
 static void add_escaped(luaL_Buffer *b, const char *s)
@@ -165,7 +167,7 @@ static int set_layer(int fsfd, const char *key, const char *path, int *by_fd,
  * lowerdir+), -1 failed with errno and what[]. */
 static int mount_fsconfig(lua_State *L, int lowers, int n, const char *upper,
                           const char *work, const char *target,
-                          unsigned int attrs, char *what, size_t size)
+                          unsigned int attrs, int userxattr, char *what, size_t size)
 {
   /* The layers are read from the Lua table while fsfd is open: a handle
    * (left on the stack) owns it. */
@@ -197,6 +199,10 @@ static int mount_fsconfig(lua_State *L, int lowers, int n, const char *upper,
   if (upper && (set_layer(fsfd, "upperdir", upper, &by_fd, what, size) < 0 ||
                 set_layer(fsfd, "workdir", work, &by_fd, what, size) < 0))
     goto fail;
+  if (userxattr && fsconfig(fsfd, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0) {
+    snprintf(what, size, "fsconfig userxattr for %s", target);
+    goto fail;
+  }
   if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
     if (errno == EINVAL && !by_fd) {
       /* Before 6.5 overlay has no fs_context parameters: the strings were
@@ -249,8 +255,11 @@ directory (without them the overlay is read-only) on target.
 @tparam string|nil upper
 @tparam string|nil work on the same file system as upper
 @string target
-@tparam[opt] string flags among ro, nosuid, nodev, noexec, noatime, and
-  legacy (mount(2) with the option string, whatever the kernel has)
+@tparam[opt] string flags among ro, nosuid, nodev, noexec, noatime,
+  userxattr (the overlay's own attributes as user.overlay.*, not
+  trusted.overlay.*: what a mount made in a user namespace can write;
+  Linux 5.11), and legacy (mount(2) with the option string, whatever the
+  kernel has)
 @treturn[1] true
 @treturn[1] string "fsconfig" or "mount": the API used
 @return[2] fail, "what PATH: message [kernel's log]", errno
@@ -263,11 +272,12 @@ static int overlay_mount(lua_State *L)
   const char *work = luaL_optstring(L, 3, NULL);
   const char *target = luaL_checkstring(L, 4);
   unsigned long flags = wbl_optflags(L, 5, overlay_flags, 0);
-  unsigned int attrs = (unsigned int)(flags & ~OVL_LEGACY);
+  unsigned int attrs = (unsigned int)(flags & ~(OVL_LEGACY | OVL_USERXATTR));
+  int userxattr = (flags & OVL_USERXATTR) != 0;
   luaL_argcheck(L, !upper == !work, 3, "upper and work go together");
   char what[1024] = "";
   if (!(flags & OVL_LEGACY)) {
-    int r = mount_fsconfig(L, 1, n, upper, work, target, attrs, what, sizeof what);
+    int r = mount_fsconfig(L, 1, n, upper, work, target, attrs, userxattr, what, sizeof what);
     if (r < 0)
       return wbl_failf(L, "%s", what);
     if (r > 0) {
@@ -277,6 +287,10 @@ static int overlay_mount(lua_State *L)
     }
   }
   push_options(L, 1, n, upper, work);
+  if (userxattr) {
+    lua_pushliteral(L, ",userxattr");
+    lua_concat(L, 2);
+  }
   size_t len;
   const char *data = lua_tolstring(L, -1, &len);
   long page = sysconf(_SC_PAGESIZE);

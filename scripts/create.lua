@@ -29,12 +29,14 @@ end)
 
 -- The state directory: from here on, destroy undoes what was made.
 step("state", wbl.state.create(c))
+-- A user namespace (--userns=auto): its range of host ids (wbl.userns).
+step("user namespace", wbl.userns.resolve(c))
 step("hook created", wbl.hooks.run(c, "created"))
 
 -- The container's write layer (upper, work, and root, where init.lua
 -- mounts the overlay) in the store; volumes' missing host directories.
 step("layer", wbl.image.create_layer(c))
-step("volumes", wbl.overlay.prepare_volumes(s.wbl.volume_sources))
+step("volumes", wbl.overlay.prepare_volumes(s.wbl.volume_sources, wbl.userns.root_ids(s)))
 
 -- The cgroups: the limits, and the handle that kills every process the
 -- container makes when it ends (wbl.cgroup).
@@ -57,7 +59,10 @@ local tail = step("load process.lua", loadfile(here .. "/process.lua"))
 -- to the supervisor, which serves `wbl attach` on attach.sock (wbl.console).
 if c._console then c._tty = step("attach socket", c._console:listen())
 elseif s.process.terminal then c._tty = step("terminal", wbl.tty.new(s.wbl.interactive)) end
-step("clone", wbl.container.clone(c, function() return init(c, tail) end))
+-- A user namespace: its layers, volumes and /etc files opened here (its
+-- root could not reach them), its maps written once cloned (wbl.userns).
+step("user namespace mounts", wbl.userns.prepare(c))
+step("clone", (c._userns and wbl.userns.clone or wbl.container.clone)(c, function() return init(c, tail) end))
 step("hook cloned", wbl.hooks.run(c, "cloned"))
 
 -- Its veth (the other end is made in its namespace as eth0), and -p.

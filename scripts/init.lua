@@ -15,14 +15,20 @@ end
 local step, rootfs, net, overlay, cgroup = wbl.step, wbl.rootfs, wbl.net, wbl.overlay, wbl.cgroup
 local s = c.spec
 
+-- In a user namespace (--userns=auto), first become its root (wbl.userns).
+if c._userns then step("user namespace root", wbl.userns.become_root(c)) end
+
 -- Into our own cgroups, again: the host side placed us before go, so
 -- this moves nothing; it is the fix for kernels where it could not.
+-- (Not in a user namespace: its root may not write the host's cgroup.procs.)
 -- Then a cgroup namespace rooted there: the container sees them as "/".
-if c.cgroup then step("cgroup.procs", cgroup.join(c.cgroup)) end
+if c.cgroup and not c._userns then step("cgroup.procs", cgroup.join(c.cgroup)) end
 if c.cgroup then step("cgroup namespace", cgroup.unshare_ns()) end
 
 -- Nothing mounted from here on may reach the host.
 step("make mounts private", rootfs.make_private(s.linux.rootfsPropagation))
+-- A user namespace's layers, opened by the host, attached here (wbl.userns).
+if c._userns then step("user namespace layers", wbl.userns.attach(c)) end
 
 -- The root (the image's layers under the container's write layer), the
 -- /etc files (a volume on /etc hides them), then the spec's mounts in

@@ -162,6 +162,12 @@ function check.restart(v)
   return nil, "expected no, on-failure[:N] or always"
 end
 
+--- --userns host|auto (wbl.userns)
+function check.userns(v)
+  if v == "host" or v == "auto" then return v end
+  return nil, "expected host (none: the host's users) or auto (a range of /etc/subuid's wbl entry)"
+end
+
 --- --hook FILE.lua: a path (made absolute: the hooks run after chdirs).
 function check.abspath_or_relative(v)
   if v == "" then return nil, "expected a file" end
@@ -220,6 +226,8 @@ M.options = {
   { nil, "cap-add", arg = "CAP|ALL", list = true, check = check.capability, help = "add a capability" },
   { nil, "cap-drop", arg = "CAP|ALL", list = true, check = check.capability, help = "drop a capability" },
   { nil, "privileged", help = "all capabilities, no seccomp, no masked paths, every host device" },
+  { nil, "userns", arg = "host|auto", check = check.userns,
+    help = "auto: a user namespace, its root an unprivileged range of host ids (default host)" },
   { nil, "security-opt", arg = "OPT", list = true, check = check.security_opt,
     help = "seccomp=unconfined|FILE.json, no-new-privileges, systempaths=unconfined" },
   { nil, "device", arg = "HOST[:CTR][:rwm]", list = true, check = check.device,
@@ -432,6 +440,11 @@ function M.spec(o, argv, id, image)
                                 options = { "ro", "nosuid" } }
     table.insert(p.args, 1, "--")
     table.insert(p.args, 1, "/dev/init")
+  end
+  -- --userns=auto: a user namespace, its range taken when it is made (wbl.userns)
+  if o.userns == "auto" then
+    s.wbl.userns = "auto"
+    table.insert(s.linux.namespaces, 1, { type = "user" })
   end
   if mode == "host" then
     for i = #s.linux.namespaces, 1, -1 do

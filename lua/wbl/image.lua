@@ -226,6 +226,18 @@ end
 
 -- Layers ------------------------------------------------------------------
 
+-- An overlayfs attribute (opaque, ...) as trusted.overlay.NAME, what the
+-- host's overlays read, and as user.overlay.NAME, what one mounted in a
+-- user namespace reads (userxattr: wbl.userns); the second where the
+-- file system takes user xattrs (tmpfs: Linux 6.6).
+local function set_overlay_xattr(p, name, v)
+  local ok, msg, en = fs.setxattr(p, "trusted.overlay." .. name, v)
+  if not ok then return nil, msg, en end
+  ok, msg, en = fs.setxattr(p, "user.overlay." .. name, v)
+  if not ok and en ~= E.EOPNOTSUPP then return nil, msg, en end
+  return true
+end
+
 -- Turn an image layer's whiteouts into overlayfs's, in dir and below:
 -- .wh..wh..opq makes its directory opaque (nothing below shows through),
 -- .wh.NAME becomes a 0/0 character device NAME (NAME below is hidden);
@@ -238,7 +250,7 @@ local function whiteouts(dir)
     local p, ok = dir .. "/" .. n, true
     if n == ".wh..wh..opq" then
       ok, msg, en = fs.unlink(p)
-      if ok then ok, msg, en = fs.setxattr(dir, "trusted.overlay.opaque", "y") end
+      if ok then ok, msg, en = set_overlay_xattr(dir, "opaque", "y") end
     elseif n:sub(1, 8) == ".wh..wh." then
       ok, msg, en = util.rm_rf(p)
     elseif n:sub(1, 4) == ".wh." and #n > 4 then
@@ -811,19 +823,27 @@ end
 
 -- overlayfs's own bookkeeping in an upper dir, meaningless in a layer
 -- made from it (whiteouts, opaque dirs and redirects are kept: they are
--- the container's deletions and renames).
-local private_xattrs = { ["trusted.overlay.origin"] = true, ["trusted.overlay.impure"] = true,
-  ["trusted.overlay.nlink"] = true, ["trusted.overlay.upper"] = true, ["trusted.overlay.uuid"] = true }
+-- the container's deletions and renames, as trusted.overlay.* and
+-- user.overlay.*, whichever of them the container's overlay wrote: that
+-- of a user namespace writes user.*).
+local private_xattrs = { origin = true, impure = true, nlink = true, upper = true, uuid = true }
 
 local function strip(p)
   local st = fs.lstat(p)
   if not st then return true end
   if st.type ~= "link" then
+    local seen = {}
     for _, x in ipairs(fs.listxattr(p) or {}) do
-      if private_xattrs[x] then
-        local ok, msg, en = fs.removexattr(p, x)
-        if not ok then return nil, msg, en end
+      local kind, name = x:match("^(%a+)%.overlay%.(.+)$")
+      local ok, msg, en = true, nil, nil
+      if (kind == "trusted" or kind == "user") and private_xattrs[name] then
+        ok, msg, en = fs.removexattr(p, x)
+      elseif (kind == "trusted" or kind == "user") and not seen[name] then
+        seen[name] = true
+        ok, msg, en = fs.getxattr(p, x)
+        if ok then ok, msg, en = set_overlay_xattr(p, name, ok) end
       end
+      if not ok then return nil, msg, en end
     end
   end
   if st.type == "directory" then

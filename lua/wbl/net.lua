@@ -717,7 +717,9 @@ function M.bind_etc(c)
     if not fd and en ~= E.EROFS then return nil, where, en end
     if fd then
       local ok, msg
-      ok, msg, en = inroot.bind(util.join(c.state_dir, name), fd, c.spec.root.readonly and "ro" or nil)
+      local tree = c._userns and c._userns.etc[name] -- a user namespace's: opened by the host (wbl.userns)
+      if tree then ok, msg, en = inroot.attach(tree, fd)
+      else ok, msg, en = inroot.bind(util.join(c.state_dir, name), fd, c.spec.root.readonly and "ro" or nil) end
       fd:close()
       if not ok then return nil, msg .. " on " .. tostring(where), en end
     end

@@ -43,11 +43,14 @@ end
 -- Host side ---------------------------------------------------------------
 
 --- Make the missing host directories of volumes (as docker's -v does):
--- a list of host paths (spec.wbl.volume_sources).
-function M.prepare_volumes(sources)
+-- a list of host paths (spec.wbl.volume_sources).  owner: { uid, gid }
+-- of a user namespace's root (wbl.userns), whose the new directory then
+-- is (as docker's userns-remap makes them); nil: root's.
+function M.prepare_volumes(sources, owner)
   for _, host in ipairs(sources or {}) do
     if not fs.stat(host) then
       local ok, msg, en = fs.mkdir_p(host, "0755")
+      if ok and owner then ok, msg, en = fs.lchown(host, owner.uid, owner.gid) end
       if not ok then return nil, msg, en end
     end
   end
@@ -61,7 +64,8 @@ end
 -- itself, with its submounts (pivot_root needs a mount point).
 function M.mount_root(c)
   if not c.upper then return core.mount.mount(c.root, c.root, nil, "bind,rec") end
-  return core.overlay.mount(c.lowers, c.upper, c.work, c.root)
+  -- (mounted in a user namespace: its own xattrs as user.overlay.*)
+  return core.overlay.mount(c.lowers, c.upper, c.work, c.root, c._userns and "userxattr" or nil)
 end
 
 --- Make the root mount read-only (only it: /proc, /dev, /tmp, volumes

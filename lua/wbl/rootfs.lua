@@ -94,15 +94,21 @@ function M.mount(c, m)
     return require("wbl.cgroup").mount_ns(c.root, c.cgroup)
   end
   local how = "dir"
+  -- (in a user namespace the host opened the source: wbl.userns)
+  local tree = m.type == "bind" and c._userns and c._userns.binds[m]
   if m.type == "bind" then
-    local st, msg, en = fs.stat(m.source)
+    local st, msg, en = tree, nil, nil
+    if not tree then st, msg, en = fs.stat(m.source) end
     if not st then return nil, msg, en end
     if st.type ~= "directory" then how = "file" end
   end
   local fd, where, en = target(c.root, m.destination, how)
   if not fd then return nil, where, en end
   if m.type == "bind" then
-    local ok, msg, e = with_fd(fd, where, core.inroot.bind(m.source, fd, flags))
+    local ok, msg, e
+    if tree then ok, msg, e = core.inroot.attach(tree.fd, fd)
+    else ok, msg, e = core.inroot.bind(m.source, fd, flags) end
+    ok, msg, e = with_fd(fd, where, ok, msg, e)
     if not ok then return nil, msg, e end
     return M.propagation(where, m.options) -- rshared, rslave, ... (OCI mounts)
   end
@@ -146,12 +152,14 @@ function M.devices(root, devices)
     ok, msg, en = true, nil, nil
     if sub then ok, msg, en = fs.mkdir_p(dev .. "/" .. sub, "0755") end
     if ok then ok, msg, en = fs.mknod(p, d.type, d.major, d.minor, d.fileMode or 438) end
+    local bound = false
     if not ok and en == E.EPERM then
       -- d.host: the host node of a --device given another path inside
       ok, msg, en = fs.write_file(p, "", "creat", "0666")
       if ok then ok, msg, en = mount(d.host or d.path, p, nil, "bind") end
+      bound = ok -- (the host's node: its owner stays the host's)
     end
-    if ok and (d.uid or 0) + (d.gid or 0) ~= 0 then ok, msg, en = fs.lchown(p, d.uid or 0, d.gid or 0) end
+    if ok and not bound and (d.uid or 0) + (d.gid or 0) ~= 0 then ok, msg, en = fs.lchown(p, d.uid or 0, d.gid or 0) end
     if not ok then fs.umask(old); return nil, msg, en end
   end
   fs.umask(old)
