@@ -427,29 +427,34 @@ describe("container networking #priv #netns", function()
   end)
 
   H.it_priv("-p clashes are refused naming the holder; IP:HOST:CTR, ranges, a free port", function()
-    -- a host program on the port
+    -- a host program on the port (busted runs one finally a case: this one
+    -- ends all it started)
+    local a, b
     local pid = assert(P.fork())
     if pid == 0 then
       P.execve("/bin/busybox", { "busybox", "nc", "-l", "-p", "8133" })
       P._exit(127)
     end
-    finally(function() P.kill(pid, "SIGKILL"); P.waitpid(pid) end)
+    finally(function()
+      P.kill(pid, "SIGKILL")
+      P.waitpid(pid)
+      if a then a.stop() end
+      if b then b.stop() end
+    end)
     local listening = "cat /proc/net/tcp /proc/net/tcp6 | grep -ci ':1FC5 '" -- 8133
     assert.is_true(eventually(function() return (sh(listening)) ~= "0\n" end))
     local _, err, code = H.run { "--rm", "-p", "8133:80", "true" }
     assert.equal(125, code)
     assert.matches("0%.0%.0%.0:8133/tcp is already taken by busybox %(pid " .. pid .. "%)", err)
     -- another container's
-    local a = start { "--name", "holder", "-p", "8134:80", "sh", "-c", "echo ready; read x" }
-    finally(function() a.stop() end)
+    a = start { "--name", "holder", "-p", "8134:80", "sh", "-c", "echo ready; read x" }
     a.wait_for("ready")
     _, err, code = H.run { "--rm", "-p", "8134:80", "true" }
     assert.equal(125, code)
     assert.matches("8134/tcp is already taken by container holder", err)
     -- IP:HOST:CTR, a range, and no host port (a free one)
-    local b = start { "--name", "ports", "-p", "127.0.0.1:8135:80", "-p", "8136-8137:90-91", "-p", "92",
+    b = start { "--name", "ports", "-p", "127.0.0.1:8135:80", "-p", "8136-8137:90-91", "-p", "92",
       "sh", "-c", "httpd -p 80 -h /etc && echo ready; read x" }
-    finally(function() b.stop() end)
     b.wait_for("ready")
     local out = H.wbl_run { H.top .. "/scripts/port.lua", "ports" }
     assert.matches("80/tcp %-> 127%.0%.0%.1:8135\n90/tcp %-> 0%.0%.0%.0:8136\n91/tcp %-> 0%.0%.0%.0:8137\n" ..
