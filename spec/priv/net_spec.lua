@@ -432,10 +432,12 @@ describe("container networking #priv #netns", function()
     local a, b
     local pid = assert(P.fork())
     if pid == 0 then
+      P.setsid() -- a group of its own: whatever busybox nc forks goes with it
       P.execve("/bin/busybox", { "busybox", "nc", "-l", "-p", "8133" })
       P._exit(127)
     end
     finally(function()
+      P.kill(-pid, "SIGKILL")
       P.kill(pid, "SIGKILL")
       P.waitpid(pid)
       if a then a.stop() end
