@@ -120,6 +120,22 @@ local function caller_env()
   return _G
 end
 
+--- finally(fn) that adds up: busted keeps only the last function a case
+-- gives its finally, so a case that registers two would leak what the
+-- first was to undo.  H.finally runs them all, the last registered first.
+local cleanups
+function H.finally(fn)
+  if not cleanups then
+    cleanups = {}
+    caller_env().finally(function()
+      local list = cleanups
+      cleanups = nil
+      for i = #list, 1, -1 do list[i]() end
+    end)
+  end
+  cleanups[#cleanups + 1] = fn
+end
+
 --- it() for cases that need root; pending (with the reason) otherwise.
 function H.it_priv(name, fn)
   local env = caller_env()

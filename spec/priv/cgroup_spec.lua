@@ -39,7 +39,7 @@ local function start(...)
   ir:close()
   ow:close()
   local job = { pid = pid, inp = iw, out = or_ }
-  finally(function() -- a failed case kills its wbl; teardown still runs
+  H.finally(function() -- a failed case kills its wbl; teardown still runs
     if not job.status then
       core.proc.kill(job.pid, "SIGTERM")
       core.proc.kill(job.pid, "SIGKILL")

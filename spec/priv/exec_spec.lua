@@ -339,7 +339,7 @@ describe("wbl exec #priv", function()
     -- a PID 1 before its pivot_root (its root still the host's) is not joined
     local pid = assert(P.fork())
     if pid == 0 then P.execve("/bin/sleep", { "sleep", "5" }) P._exit(127) end
-    finally(function() P.kill(pid, "SIGKILL"); P.waitpid(pid) end)
+    H.finally(function() P.kill(pid, "SIGKILL"); P.waitpid(pid) end)
     local ok, msg = require("wbl.exec").check({ id = "fake", pid = pid, init = require("wbl.proc").identity(pid) }, 100)
     assert.falsy(ok)
     assert.equal("container fake is still starting (its root is not in place)", msg)
@@ -363,13 +363,13 @@ describe("wbl exec #priv", function()
   H.it_priv("-t: a terminal made in the container, never the caller's; TIOCSTI reaches none of the caller's", function()
     local T, pty = require "terminal", core.pty
     local work = H.tmpdir()
-    finally(function() util.rm_rf(work) end)
+    H.finally(function() util.rm_rf(work) end)
     local sti = T.sti(work)
     local name = detached("extty", "--network", "none", "-v", sti .. ":/sti:ro", "sleep", "1000")
     local pid1 = assert(H.state(name)).pid
     local job = T.start({ "-ti", name, "sh", "-c", "tty; stty size; stat -L -c fd0=%d:%i /proc/self/fd/0; " ..
       "echo ready; read x; /sti 'echo typed'; read y; echo got=$y" }, { script = "exec", rows = 33, cols = 101 })
-    finally(function() job:close() end)
+    H.finally(function() job:close() end)
     local out = job:expect("ready")
     assert.truthy(out:find("/dev/pts/%d+\r\n33 101\r\n"), out)
     assert.not_equal(job.caller, out:match("fd0=(%d+:%d+)"))
@@ -383,7 +383,7 @@ describe("wbl exec #priv", function()
     -- terminal, so TIOCSTI on the caller's (its stdio) is refused
     job = T.start({ "-i", name, "sh", "-c", "awk '{print \"tty_nr=\" $7}' /proc/self/stat; /sti 'echo pwned'" },
       { script = "exec" })
-    finally(function() job:close() end)
+    H.finally(function() job:close() end)
     assert.equal(1, job:wait())
     assert.truthy(job.out:find("tty_nr=0", 1, true), job.out)
     assert.truthy(job.out:find("sti errno=", 1, true), job.out)
@@ -426,7 +426,7 @@ describe("wbl exec #priv", function()
 
   H.it_priv("CVE-2019-5736: no process in the container ever reaches the host's wbl binary", function()
     local work = H.tmpdir()
-    finally(function() util.rm_rf(work) end)
+    H.finally(function() util.rm_rf(work) end)
     assert(fs.write_file(work .. "/exe.c", probe_c))
     local _, err, code = H.sh(("cc -static -O -o %s/exe %s/exe.c"):format(H.q(work), H.q(work)))
     assert.equal(0, code, err)

@@ -33,9 +33,9 @@ local function flag(stty, f)
 end
 
 -- A tmux session for one case, killed at its end.
-local function session(finally)
+local function session()
   local s = T.session("tty")
-  finally(function() s:kill() end)
+  H.finally(function() s:kill() end)
   return s
 end
 
@@ -44,7 +44,7 @@ describe("run.lua -ti #priv #tty", function()
     if not have_tmux() then return pending("tmux is not installed") end
     -- (a tmux server of the spec's own: one the user already runs is
     -- outside the spec's namespaces, its state root and store the real ones)
-    local s = session(finally)
+    local s = session()
     s:send(run_line("-ti", "sh"))
     assert.matches("/ #", s:wait_for("/ #"))
     s:send("echo pid=$$ answer=$((6*7)); tty")
@@ -64,7 +64,7 @@ describe("run.lua -ti #priv #tty", function()
 
   H.it_priv("has a terminal of its own, from its own devpts: never the pane's", function()
     if not have_tmux() then return pending("tmux is not installed") end
-    local s = session(finally)
+    local s = session()
     local name = H.name("ttyown")
     s:send(run_line("--name", name, "-ti", "sh"))
     s:wait_for("/ # ")
@@ -94,7 +94,7 @@ describe("run.lua -ti #priv #tty", function()
 
   H.it_priv("has the pane's size; a resize reaches its foreground process as SIGWINCH", function()
     if not have_tmux() then return pending("tmux is not installed") end
-    local s = session(finally)
+    local s = session()
     s:send(run_line("-ti", "sh"))
     s:wait_for("/ # ")
     s:send('echo "size=$(stty size)"')
@@ -113,7 +113,7 @@ describe("run.lua -ti #priv #tty", function()
 
   H.it_priv("puts the pane in raw mode while it runs, and back after exit or a failing command", function()
     if not have_tmux() then return pending("tmux is not installed") end
-    local s = session(finally)
+    local s = session()
     local before = s:stty()
     assert.is_true(flag(s:stty("-a"), "icanon"))
     s:send(run_line("-ti", "sh"))
@@ -138,7 +138,7 @@ describe("run.lua -ti #priv #tty", function()
 
   H.it_priv("gives the pane its mode back when wbl gets SIGTERM, SIGINT or SIGHUP", function()
     if not have_tmux() then return pending("tmux is not installed") end
-    local s = session(finally)
+    local s = session()
     local before = s:stty()
     for sig, code in pairs { SIGTERM = 7, SIGINT = 6, SIGHUP = 8 } do
       local name = H.name("ttysig")
@@ -159,7 +159,7 @@ describe("run.lua -ti #priv #tty", function()
 
   H.it_priv("hangs up the container's terminal when the pane goes: its shell ends, and wbl", function()
     if not have_tmux() then return pending("tmux is not installed") end
-    local s = session(finally)
+    local s = session()
     local name = H.name("ttyhup")
     s:send(run_line("--name", name, "-ti", "sh"))
     s:wait_for("/ # ")
@@ -173,10 +173,10 @@ describe("run.lua -ti #priv #tty", function()
   H.it_priv("TIOCSTI from inside types into its own terminal, never into the caller's shell", function()
     if not have_tmux() then return pending("tmux is not installed") end
     local work = H.tmpdir()
-    finally(function() require("wbl.util").rm_rf(work) end)
+    H.finally(function() require("wbl.util").rm_rf(work) end)
     local sti = T.sti(work)
     local marker = work .. "/typed-into-the-host-shell"
-    local s = session(finally)
+    local s = session()
     -- The probe works here: at the host shell, it types into the pane.
     s:send(sti .. " 'echo injected-$((6*7))'")
     if not s:wait_for("injected%-42"):find("injected%-42") then
@@ -198,12 +198,12 @@ end)
 describe("run.lua -t at a pty of the spec's own #priv #tty", function()
   H.it_priv("keeps the caller's terminal out: TIOCSTI leaves nothing in it, nothing inside holds it", function()
     local work = H.tmpdir()
-    finally(function() require("wbl.util").rm_rf(work) end)
+    H.finally(function() require("wbl.util").rm_rf(work) end)
     local sti = T.sti(work)
     local name = H.name("ttyesc")
     local job = T.start({ "--rm", "--network", "none", "--name", name, "-v", sti .. ":/sti:ro", "-ti", "sh", "-c",
       "stat -L -c fd0=%d:%i /proc/self/fd/0; echo ready; read x; echo got-$x; /sti 'touch /tmp/typed'; echo sti=$?" })
-    finally(function() job:close() end)
+    H.finally(function() job:close() end)
     local out = job:expect("ready")
     assert.not_equal(job.caller, out:match("fd0=(%d+:%d+)"))
     assert.same({}, T.holders(assert(H.state(name)).pid, job.path))
@@ -219,7 +219,7 @@ describe("run.lua -t at a pty of the spec's own #priv #tty", function()
     local job = T.start({ "--rm", "--network", "none", "-t", "sh", "-c",
       "readlink /proc/self/fd/1; stty size </dev/tty; readlink /proc/self/fd/0; cat; echo end" },
       { rows = 33, cols = 77 })
-    finally(function() job:close() end)
+    H.finally(function() job:close() end)
     assert.equal(0, job:wait())
     -- (\r: the container's terminal turns \n into \r\n, and the caller's,
     -- not raw without -i, does it again)
@@ -239,7 +239,7 @@ describe("run.lua -t at a pty of the spec's own #priv #tty", function()
       assert(t.peer:send_fds({ m }, "pty"))
       core.proc.sigwait({ "SIGUSR2" }, 10000)
     end))
-    finally(function() child:abort(); master:close(); caller:close() end)
+    H.finally(function() child:abort(); master:close(); caller:close() end)
     assert(child:go())
     local p, during = t:pump(), nil
     local ready = p.ready
