@@ -43,10 +43,10 @@ function M.new(interactive, input, output)
                         input = input, output = output, pending = "" }, Tty)
 end
 
--- M.attach's steps; keep(f, ...) remembers an fd to close at the end.
-local function attach(t, root, keep)
-  local inroot = core.inroot
-  local ptmx, msg, en = keep(inroot.open(root, "/dev/pts/ptmx"))
+-- A pty of the devpts at root's /dev/pts (its size the caller's):
+-- master, slave.  keep(f, ...) remembers an fd to close at the end.
+local function open_pty(t, root, keep)
+  local ptmx, msg, en = keep(core.inroot.open(root, "/dev/pts/ptmx"))
   if not ptmx then return nil, msg, en end
   local master
   master, msg, en = keep(pty.open("/proc/self/fd/" .. ptmx:fileno()))
@@ -57,7 +57,29 @@ local function attach(t, root, keep)
   local ok
   ok, msg, en = pty.set_size(slave, t.rows, t.cols)
   if not ok then return nil, msg, en end
-  local console
+  return master, slave
+end
+
+-- term the controlling terminal of a new session and fds 0, 1, 2; the
+-- master sent to the host.
+local function take(t, term, master)
+  local ok, msg, en = P.setsid()
+  if not ok then return nil, msg, en end
+  ok, msg, en = pty.set_ctty(term)
+  if not ok then return nil, msg, en end
+  for i = 0, 2 do
+    ok, msg, en = term:dup2(i)
+    if not ok then return nil, msg, en end
+  end
+  return t.peer:send_fds({ master }, "pty")
+end
+
+-- M.attach's steps (keep: as open_pty's).
+local function attach(t, root, keep)
+  local inroot = core.inroot
+  local master, slave, en = open_pty(t, root, keep)
+  if not master then return nil, slave, en end
+  local console, msg, ok
   console, msg, en = keep(inroot.open(root, "/dev/console", "file"))
   if not console then return nil, msg, en end
   ok, msg, en = inroot.bind("/proc/self/fd/" .. slave:fileno(), console)
@@ -68,15 +90,7 @@ local function attach(t, root, keep)
   local term
   term, msg, en = keep(fd.open("/proc/self/fd/" .. console:fileno(), "rdwr,noctty"))
   if not term then return nil, msg, en end
-  ok, msg, en = P.setsid()
-  if not ok then return nil, msg, en end
-  ok, msg, en = pty.set_ctty(term)
-  if not ok then return nil, msg, en end
-  for i = 0, 2 do
-    ok, msg, en = term:dup2(i)
-    if not ok then return nil, msg, en end
-  end
-  return t.peer:send_fds({ master }, "pty")
+  return take(t, term, master)
 end
 
 --- Container side, in init.lua once /dev and /dev/pts are mounted, before
@@ -97,28 +111,11 @@ function M.attach(t, root)
   return ok, msg, en
 end
 
--- M.attach_process's steps (keep: as attach's).
+-- M.attach_process's steps (keep: as open_pty's).
 local function attach_process(t, keep)
-  local ptmx, msg, en = keep(core.inroot.open("/", "/dev/pts/ptmx"))
-  if not ptmx then return nil, msg, en end
-  local master
-  master, msg, en = keep(pty.open("/proc/self/fd/" .. ptmx:fileno()))
-  if not master then return nil, msg, en end
-  local slave
-  slave, msg, en = keep(pty.peer(master))
-  if not slave then return nil, msg, en end
-  local ok
-  ok, msg, en = pty.set_size(slave, t.rows, t.cols)
-  if not ok then return nil, msg, en end
-  ok, msg, en = P.setsid()
-  if not ok then return nil, msg, en end
-  ok, msg, en = pty.set_ctty(slave)
-  if not ok then return nil, msg, en end
-  for i = 0, 2 do
-    ok, msg, en = slave:dup2(i)
-    if not ok then return nil, msg, en end
-  end
-  return t.peer:send_fds({ master }, "pty")
+  local master, slave, en = open_pty(t, "/", keep)
+  if not master then return nil, slave, en end
+  return take(t, slave, master)
 end
 
 --- A process joining a running container (wbl exec), inside it (its
