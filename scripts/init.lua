@@ -18,11 +18,13 @@ local s = c.spec
 -- In a user namespace (--userns=auto), first become its root (wbl.userns).
 if c._userns then step("user namespace root", wbl.userns.become_root(c)) end
 
--- Into our own cgroups, again: the host side placed us before go, so
--- this moves nothing; it is the fix for kernels where it could not.
--- (Not in a user namespace: its root may not write the host's cgroup.procs.)
+-- Into our own cgroups, before anything else runs: the cgroup2 one is
+-- done (clone3 put us there); v1 hierarchies (hybrid hosts) we join here,
+-- cheaply, as only the process itself can (wbl.cgroup.join).  Skip this
+-- and the limits of a v1 host do not apply.  (In a user namespace, whose
+-- root may not write the host's cgroup files, the host placed us.)
 -- Then a cgroup namespace rooted there: the container sees them as "/".
-if c.cgroup and not c._userns then step("cgroup.procs", cgroup.join(c.cgroup)) end
+if c.cgroup and not c._userns then step("join cgroups", cgroup.join(c.cgroup)) end
 if c.cgroup then step("cgroup namespace", cgroup.unshare_ns()) end
 
 -- Nothing mounted from here on may reach the host.

@@ -397,13 +397,19 @@ function M.add(cg, pid)
 end
 
 --- From inside the container, before pivot_root: the calling process
--- writes its own pid into every cgroup.procs.  Moving a process to the
--- cgroup it is in is a no-op, so this is harmless when the host side
--- already placed it; it is the documented fix for hosts where it did not.
+-- (single-threaded: PID 1 before exec) moves itself into every cgroup it
+-- is not in yet.  The cgroup2 one is normally done (clone3 placed it);
+-- each v1 hierarchy is joined by writing 0 to its tasks file (a no-op
+-- where the host already put it).  Moving oneself, one thread, takes no
+-- global lock; a cgroup.procs write takes the kernel's
+-- cgroup_threadgroup_rwsem for writing, which waits for an RCU grace
+-- period (10-20 ms) unless another migration happened just before.
+-- (wbl.container.clone leaves the v1 hierarchies to this.)
 function M.join(cg)
-  local pid = core.proc.getpid()
   for _, d in ipairs(cg.dirs) do
-    local ok, msg, en = write(d.path .. "/cgroup.procs", pid)
+    local ok, msg, en = true
+    if not d.v2 then ok, msg, en = write(d.path .. "/tasks", 0)
+    elseif not cg.placed then ok, msg, en = write(d.path .. "/cgroup.procs", core.proc.getpid()) end
     if not ok then return nil, msg, en end
   end
   return true

@@ -48,8 +48,9 @@ function M.check_tty()
 end
 
 --- Clone the container's PID 1 into the spec's namespaces (into its
--- cgroup2 directory at once where it can), waiting for M.start; put it in
--- its other cgroups.  fn() is what it runs once let go (init.lua).
+-- cgroup2 directory at once where it can), waiting for M.start; in a
+-- user namespace, put it in its v1 cgroups (otherwise init.lua's first
+-- steps join them).  fn() is what it runs once let go (init.lua).
 function M.clone(c, fn)
   local cgroup = require "wbl.cgroup"
   local placement = {}
@@ -80,8 +81,11 @@ function M.clone(c, fn)
   c.pid, c.init = child.pid, proc.identity(child.pid)
   c.status = "created"
   local ok
-  if c.cgroup then
-    ok, msg, en = cgroup.add(c.cgroup, child.pid) -- the v1 hierarchies, before go
+  -- The v1 hierarchies: PID 1 joins them itself (init.lua, wbl.cgroup.join:
+  -- no global lock, no RCU grace period), unless it is in a user namespace,
+  -- whose root may not write the host's cgroup files: then here, before go.
+  if c.cgroup and c._userns then
+    ok, msg, en = cgroup.add(c.cgroup, child.pid)
     if not ok then return nil, msg, en end
   end
   return state.save(c)

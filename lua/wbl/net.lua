@@ -346,7 +346,8 @@ end
 function M.join(c)
   local mode = c.spec.wbl.network or "none"
   c.net = { mode = mode }
-  if mode == "none" or mode == "host" then return state.save(c) end
+  -- nothing made, nothing to undo: the next save (clone) records it
+  if mode == "none" or mode == "host" then return true end
   local veth = M.veth_name(c.id)
   local owner = { id = c.id, veth = veth }
   -- network and lease under one lock: the last container of the default

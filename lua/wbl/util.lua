@@ -124,6 +124,21 @@ function M.run(argv, input)
     (how == "exited" and code == 127) and core.errno.ENOENT or core.errno.EIO
 end
 
+local ident = {} -- key -> is it a plain name (memo: the same keys recur)
+local function plain_name(k)
+  local r = ident[k]
+  if r == nil then
+    r = k:match("^[%a_][%w_]*$") ~= nil
+    ident[k] = r
+  end
+  return r
+end
+
+local function by_type(a, b)
+  if type(a) == type(b) then return a < b end
+  return type(a) == "number"
+end
+
 local function ser(v, indent, out)
   local t = type(v)
   if t == "string" then
@@ -131,25 +146,39 @@ local function ser(v, indent, out)
   elseif t == "number" or t == "boolean" or t == "nil" then
     out[#out + 1] = tostring(v)
   elseif t == "table" then
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = k end
-    table.sort(keys, function(a, b)
-      if type(a) == type(b) then return a < b end
-      return type(a) == "number"
-    end)
-    out[#out + 1] = "{\n"
-    for _, k in ipairs(keys) do
-      out[#out + 1] = indent .. "  "
-      if type(k) == "string" and k:match("^[%a_][%w_]*$") then
-        out[#out + 1] = k
-      else
-        out[#out + 1] = "["
-        ser(k, "", out)
-        out[#out + 1] = "]"
+    local inner = indent .. "  "
+    local n, count, listed, strings = #v, 0, 0, true
+    for k in pairs(v) do
+      count = count + 1
+      if type(k) ~= "string" then
+        strings = false
+        if math.type(k) == "integer" and k >= 1 and k <= n then listed = listed + 1 end
       end
-      out[#out + 1] = " = "
-      ser(v[k], indent .. "  ", out)
-      out[#out + 1] = ",\n"
+    end
+    out[#out + 1] = "{\n"
+    if listed == count and count == n then -- a list: in order, no keys
+      for i = 1, n do
+        out[#out + 1] = inner
+        ser(v[i], inner, out)
+        out[#out + 1] = ",\n"
+      end
+    else -- sorted keys, so the same table is written the same way
+      local keys = {}
+      for k in pairs(v) do keys[#keys + 1] = k end
+      if strings then table.sort(keys) else table.sort(keys, by_type) end
+      for _, k in ipairs(keys) do
+        out[#out + 1] = inner
+        if type(k) == "string" and plain_name(k) then
+          out[#out + 1] = k
+        else
+          out[#out + 1] = "["
+          ser(k, "", out)
+          out[#out + 1] = "]"
+        end
+        out[#out + 1] = " = "
+        ser(v[k], inner, out)
+        out[#out + 1] = ",\n"
+      end
     end
     out[#out + 1] = indent .. "}"
   else
