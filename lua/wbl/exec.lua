@@ -9,9 +9,10 @@
 --   host, this process        a pidfd of PID 1 (or its /proc/PID/ns/*),
 --                             its pid namespace for our next child only;
 --                             non-dumpable; clone the child into the v2
---                             cgroup (clone3) and write it into the v1
---                             ones, before it may run
---   the child                 fds above 2 close-on-exec; setns(pidfd, the
+--                             cgroup (clone3)
+--   the child                 into the v1 cgroups (itself: no global
+--                             lock, wbl.cgroup.join), before anything
+--                             else; fds above 2 close-on-exec; setns(pidfd, the
 --                             other namespaces) at once (else one by
 --                             one): the mount namespace gives the
 --                             container's root and cwd; a session of its
@@ -246,6 +247,7 @@ function M.start(c, s, p, tail, o)
   child, msg, en = proc.spawn("", function()
     if errr then errr:close() end
     local step = errors.step
+    if cgroup then step("join cgroups", cgroup.join(c.cgroup)) end
     -- nothing of the host's but 0, 1, 2 gets past exec (the tail's own
     -- fds, the terminal's, are sent or dup'ed before it)
     step("close fds", P.cloexec_from(3 + (o.preserve_fds or 0))) -- (OCI's --preserve-fds)
@@ -268,10 +270,6 @@ function M.start(c, s, p, tail, o)
   held.errr = nil
   if not child then close(errr); return fail(msg, en) end
   fail() -- closes the rest: the child has its own
-  if cgroup then
-    ok, msg, en = cgroup.add(c.cgroup, child.pid) -- the v1 hierarchies, before go
-    if not ok then child:abort(); close(errr); return nil, msg, en end
-  end
   ok, msg, en = child:go()
   if not ok then child:abort(); close(errr); return nil, msg, en end
   local job = setmetatable({ child = child, tty = t, pid = child.pid }, Job)
