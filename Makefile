@@ -10,10 +10,12 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -fPIC $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS))
 
-# Every core file but the program's main: a new family is its file plus
-# one line in WBL_FAMILIES (core/wbl.h).
-CORE_SRC = $(filter-out core/main.c,$(sort $(wildcard core/*.c)))
+# Every core file but the program's own (main, its chunk cache): a new
+# family is its file plus one line in WBL_FAMILIES (core/wbl.h).
+HOST_SRC = core/main.c core/chunkcache.c
+CORE_SRC = $(filter-out $(HOST_SRC),$(sort $(wildcard core/*.c)))
 CORE_OBJ = $(CORE_SRC:core/%.c=build/obj/%.o)
+HOST_OBJ = $(HOST_SRC:core/%.c=build/obj/%.o)
 ROOTFS   = rootfs/busybox
 BUSTED   = lua5.4 /usr/bin/busted
 # Debian packages the project needs to build, run and test (make deps; make
@@ -48,8 +50,10 @@ build/obj/%.o: core/%.c core/wbl.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+$(HOST_OBJ): core/chunkcache.h
+
 # The program, with the core linked in (and exported for C modules).
-build/wbl: build/obj/main.o $(CORE_OBJ)
+build/wbl: $(HOST_OBJ) $(CORE_OBJ)
 	$(CC) $(LDFLAGS) -Wl,-E -o $@ $^ $(LDLIBS)
 
 # The same core as a module for plain lua5.4 and busted: cpath build/lib/?.so

@@ -16,6 +16,10 @@
  *
  * Called as `wbl-oci` (a link to wbl, what `make install` puts next to
  * it), it is `wbl oci ...`: the OCI runtime command line, scripts/oci.lua.
+ *
+ * Lua files (require's, loadfile's, dofile's and SCRIPT) load through a
+ * cache of their compiled chunks, found by content: core/chunkcache.c
+ * (WBL_CACHE names its directory; empty: none).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -28,6 +32,7 @@
 
 #include <lualib.h>
 
+#include "chunkcache.h"
 #include "wbl.h"
 
 static const char usage[] =
@@ -205,6 +210,7 @@ int main(int argc, char **argv)
     return 1;
   }
   luaL_openlibs(L);
+  wbl_chunkcache_install(L);
 
   /* require "wbl.core" is the built-in core. */
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
@@ -257,7 +263,7 @@ int main(int argc, char **argv)
     }
     argv[1] = (char *)script;
     make_arg(L, argv, argc, 1);
-    status = luaL_loadfile(L, script);
+    status = wbl_loadfilex(L, script, NULL);
     status = run_chunk(L, status, argv, argc, 2);
   }
   lua_close(L);

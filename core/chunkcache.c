@@ -1,0 +1,638 @@
+/*
+ * chunkcache.c - the wbl program's Lua file loaders, with compiled chunks
+ * cached by content.
+ *
+ * Every start of wbl compiled the library and the workflow scripts (all of
+ * lua/wbl and the start's scripts, ~350 KB: 6.0 ms here); through this
+ * cache they load in 1.4 ms (hashing, checking and undumping).
+ * Users edit those files and run them again without building anything, so
+ * an entry is found by what is loaded, never by a date:
+ *
+ *   key   SHA-256 of a tag (this format, the Lua library's lua_ident, which
+ *         names its release), the chunk name ("@path": the bytecode carries
+ *         it, for messages and tracebacks) and the file's bytes
+ *   file  CACHE/<N>-<key>.luac, N: 16 hex digits of the hash of the tag and
+ *         the chunk name alone, so writing an entry removes the other
+ *         versions of the same file (the cache holds one per path)
+ *   data  "wblchnk1", a 64-bit checksum of the rest (a torn or damaged
+ *         file is seen, and compiled again: Lua does not check bytecode
+ *         beyond its header, and bad bytecode can crash it), then
+ *         string.dump's output, not stripped: line numbers and names stay
+ *
+ * A miss (or any failure) compiles the source as luaL_loadfilex does, with
+ * the same chunk name and so the same messages, and writes the entry
+ * atomically (a temporary file, 0600, renamed); a failed write leaves no
+ * cache.  What is not a plain text file (stdin, a pipe, a directory, a
+ * precompiled chunk, a file that cannot be opened or read) goes to
+ * luaL_loadfilex itself: the same results and messages as before.
+ *
+ * Bytecode is code: the cache is used only while its directory is owned by
+ * the effective uid and writable by no one else, and an entry only if that
+ * uid owns it and no one else may write it.  The directory is opened once
+ * and kept (close-on-exec, not below 3): it stays the same directory
+ * whatever the process does to its mounts or root later, and is checked
+ * (device, inode, owner, mode) before each use.
+ *
+ * The directory: WBL_CACHE (empty: no cache); for root /var/cache/wbl/luac
+ * (a cache in the FHS sense, apart from the store, WBL_STORE, whose place
+ * varies by run and which holds data that must stay); for others
+ * $XDG_CACHE_HOME/wbl/luac or ~/.cache/wbl/luac.  Made 0700 when missing.
+ *
+ * SHA-256 rather than a faster non-cryptographic hash: some files wbl
+ * loads as root come from users (hooks), and no chosen content may land on
+ * another file's key.  It costs ~0.5 ms per MB with the SHA extensions
+ * (used when the CPU has them), ~3 ms per MB without.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "chunkcache.h"
+
+#define TAG "wbl chunk cache 1"
+#define MAGIC "wblchnk1"
+#define HDR 16                          /* MAGIC, checksum */
+#define MAX_FILE (64 * 1024 * 1024)     /* larger sources are not cached */
+
+/* ---- SHA-256 (FIPS 180-4) ---------------------------------------------- */
+
+static const uint32_t K256[64] = {
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static void blocks_c(uint32_t s[8], const unsigned char *p, size_t n)
+{
+  for (; n--; p += 64) {
+    uint32_t w[64];
+    for (int i = 0; i < 16; i++)
+      w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+             (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (int i = 16; i < 64; i++) {
+      uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+      uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+      w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    uint32_t a = s[0], b = s[1], c = s[2], d = s[3], e = s[4], f = s[5], g = s[6], h = s[7];
+    for (int i = 0; i < 64; i++) {
+      uint32_t t1 = h + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + K256[i] + w[i];
+      uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+      h = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
+    }
+    s[0] += a, s[1] += b, s[2] += c, s[3] += d, s[4] += e, s[5] += f, s[6] += g, s[7] += h;
+  }
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#ifndef bit_SHA
+#define bit_SHA (1 << 29)
+#endif
+
+/* The same with the SHA extensions (Intel's SHA-NI), 4 rounds a step. */
+__attribute__((target("sha,sse4.1"))) static void blocks_ni(uint32_t s[8],
+                                                            const unsigned char *p, size_t n)
+{
+  const __m128i swap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  __m128i t = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&s[0]), 0xB1);
+  __m128i s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&s[4]), 0x1B);
+  __m128i s0 = _mm_alignr_epi8(t, s1, 8); /* ABEF */
+  s1 = _mm_blend_epi16(s1, t, 0xF0);      /* CDGH */
+  for (; n--; p += 64) {
+    __m128i a0 = s0, a1 = s1, m[4];
+    for (int i = 0; i < 4; i++)
+      m[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), swap);
+    for (int r = 0; r < 16; r++) {
+      __m128i msg = _mm_add_epi32(m[r & 3], _mm_loadu_si128((const __m128i *)&K256[4 * r]));
+      s1 = _mm_sha256rnds2_epu32(s1, s0, msg);
+      if (r < 12) { /* the words of rounds 4r+16 .. 4r+19 */
+        __m128i x = _mm_sha256msg1_epu32(m[r & 3], m[(r + 1) & 3]);
+        x = _mm_add_epi32(x, _mm_alignr_epi8(m[(r + 3) & 3], m[(r + 2) & 3], 4));
+        m[r & 3] = _mm_sha256msg2_epu32(x, m[(r + 3) & 3]);
+      }
+      s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(msg, 0x0E));
+    }
+    s0 = _mm_add_epi32(s0, a0);
+    s1 = _mm_add_epi32(s1, a1);
+  }
+  t = _mm_shuffle_epi32(s0, 0x1B);
+  s1 = _mm_shuffle_epi32(s1, 0xB1);
+  _mm_storeu_si128((__m128i *)&s[0], _mm_blend_epi16(t, s1, 0xF0));
+  _mm_storeu_si128((__m128i *)&s[4], _mm_alignr_epi8(s1, t, 8));
+}
+
+static int have_sha_ni(void)
+{
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSSE3) || !(c & bit_SSE4_1))
+    return 0;
+  if (__get_cpuid_max(0, NULL) < 7)
+    return 0;
+  __cpuid_count(7, 0, a, b, c, d);
+  return (b & bit_SHA) != 0;
+}
+#endif
+
+static void (*sha_blocks)(uint32_t *, const unsigned char *, size_t);
+
+typedef struct {
+  uint32_t s[8];
+  uint64_t len;
+  unsigned char buf[64];
+  size_t n;
+} Sha256;
+
+static void sha_init(Sha256 *c)
+{
+  static const uint32_t iv[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                  0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+  if (!sha_blocks) {
+    sha_blocks = blocks_c;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (have_sha_ni())
+      sha_blocks = blocks_ni;
+#endif
+  }
+  memcpy(c->s, iv, sizeof iv);
+  c->len = 0;
+  c->n = 0;
+}
+
+static void sha_update(Sha256 *c, const void *data, size_t len)
+{
+  const unsigned char *p = data;
+  c->len += len;
+  if (c->n) {
+    size_t k = 64 - c->n < len ? 64 - c->n : len;
+    memcpy(c->buf + c->n, p, k);
+    c->n += k, p += k, len -= k;
+    if (c->n < 64)
+      return;
+    sha_blocks(c->s, c->buf, 1);
+    c->n = 0;
+  }
+  if (len >= 64) {
+    sha_blocks(c->s, p, len / 64);
+    p += len & ~(size_t)63;
+    len &= 63;
+  }
+  memcpy(c->buf, p, len);
+  c->n = len;
+}
+
+static void sha_final(Sha256 *c, unsigned char out[32])
+{
+  unsigned char pad[72] = { 0x80 };
+  uint64_t bits = c->len * 8;
+  size_t k = (c->n < 56 ? 56 : 120) - c->n;
+  for (int i = 0; i < 8; i++)
+    pad[k + i] = (unsigned char)(bits >> (56 - 8 * i));
+  sha_update(c, pad, k + 8);
+  for (int i = 0; i < 8; i++) {
+    out[4 * i] = (unsigned char)(c->s[i] >> 24);
+    out[4 * i + 1] = (unsigned char)(c->s[i] >> 16);
+    out[4 * i + 2] = (unsigned char)(c->s[i] >> 8);
+    out[4 * i + 3] = (unsigned char)c->s[i];
+  }
+}
+
+static void hex(char *out, const unsigned char *p, size_t n)
+{
+  static const char digits[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = digits[p[i] >> 4];
+    out[2 * i + 1] = digits[p[i] & 15];
+  }
+  out[2 * n] = 0;
+}
+
+/* ---- the entries' checksum: damage, not attacks (the owner check is for
+ * those); 64-bit multiply-rotate lanes, XXH64's round and finish -------- */
+
+#define P1 0x9E3779B185EBCA87ULL
+#define P2 0xC2B2AE3D27D4EB4FULL
+#define P3 0x165667B19E3779F9ULL
+#define P4 0x85EBCA77C2B2AE63ULL
+#define P5 0x27D4EB2F165667C5ULL
+
+static uint64_t rotl64(uint64_t x, int r) { return x << r | x >> (64 - r); }
+static uint64_t rd64(const unsigned char *p)
+{
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
+static uint64_t round64(uint64_t acc, uint64_t in) { return rotl64(acc + in * P2, 31) * P1; }
+
+static uint64_t checksum(const unsigned char *p, size_t n)
+{
+  uint64_t a = P1 + P2, b = P2, c = 0, d = 0 - P1, h;
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    a = round64(a, rd64(p + i));
+    b = round64(b, rd64(p + i + 8));
+    c = round64(c, rd64(p + i + 16));
+    d = round64(d, rd64(p + i + 24));
+  }
+  h = rotl64(a, 1) + rotl64(b, 7) + rotl64(c, 12) + rotl64(d, 18) + (uint64_t)n;
+  for (; i + 8 <= n; i += 8)
+    h = rotl64(h ^ round64(0, rd64(p + i)), 27) * P1 + P4;
+  for (; i < n; i++)
+    h = rotl64(h ^ (p[i] * P5), 11) * P1;
+  h ^= h >> 33, h *= P2, h ^= h >> 29, h *= P3, h ^= h >> 32;
+  return h;
+}
+
+/* ---- the directory ------------------------------------------------------ */
+
+static int cache_fd = -2; /* -2: not opened yet; -1: no cache */
+static int cache_readonly; /* an entry could not be made: make no more */
+static dev_t cache_dev;
+static ino_t cache_ino;
+
+/* Of the right type, owned by the effective uid, writable by no other. */
+static int trusted(const struct stat *st, mode_t type)
+{
+  return (st->st_mode & S_IFMT) == type && st->st_uid == geteuid() &&
+         !(st->st_mode & (S_IWGRP | S_IWOTH));
+}
+
+static int cache_path(char *out, size_t n)
+{
+  const char *e = getenv("WBL_CACHE");
+  int len;
+  if (e)
+    len = *e ? snprintf(out, n, "%s", e) : -1;
+  else if (geteuid() == 0)
+    len = snprintf(out, n, "/var/cache/wbl/luac");
+  else if ((e = getenv("XDG_CACHE_HOME")) && e[0] == '/')
+    len = snprintf(out, n, "%s/wbl/luac", e);
+  else {
+    struct passwd *pw;
+    if (!((e = getenv("HOME")) && e[0] == '/'))
+      e = (pw = getpwuid(geteuid())) && pw->pw_dir && pw->pw_dir[0] == '/' ? pw->pw_dir : NULL;
+    len = e ? snprintf(out, n, "%s/.cache/wbl/luac", e) : -1;
+  }
+  return len > 0 && (size_t)len < n ? 0 : -1;
+}
+
+static void mkdir_p(char *path)
+{
+  for (char *s = path + 1; *s; s++)
+    if (*s == '/') {
+      *s = 0;
+      mkdir(path, 0700);
+      *s = '/';
+    }
+  mkdir(path, 0700);
+}
+
+static int cache_open(void)
+{
+  char path[PATH_MAX];
+  struct stat st;
+  if (cache_path(path, sizeof path) != 0)
+    return -1;
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {
+    mkdir_p(path);
+    fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  }
+  if (fd >= 0 && fd < 3) { /* stdin, stdout or stderr was closed */
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    close(fd);
+    fd = high;
+  }
+  if (fd < 0)
+    return -1;
+  if (fstat(fd, &st) != 0 || !trusted(&st, S_IFDIR)) {
+    close(fd);
+    return -1;
+  }
+  cache_dev = st.st_dev;
+  cache_ino = st.st_ino;
+  return fd;
+}
+
+/* The cache directory's fd, or -1.  An fd closed or replaced behind our
+ * back (close_range, dup2) is dropped, never closed: it is not ours. */
+static int cache_dir(void)
+{
+  struct stat st;
+  if (cache_fd == -2)
+    cache_fd = cache_open();
+  if (cache_fd >= 0 && (fstat(cache_fd, &st) != 0 || st.st_dev != cache_dev ||
+                        st.st_ino != cache_ino || !trusted(&st, S_IFDIR)))
+    cache_fd = -1;
+  return cache_fd;
+}
+
+/* ---- entries ------------------------------------------------------------ */
+
+static ssize_t read_full(int fd, char *p, size_t n)
+{
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = read(fd, p + got, n - got);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0)
+      return -1;
+    if (r == 0)
+      break;
+    got += (size_t)r;
+  }
+  return (ssize_t)got;
+}
+
+static int write_full(int fd, const char *p, size_t n)
+{
+  while (n > 0) {
+    ssize_t r = write(fd, p, n);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      return -1;
+    p += r, n -= (size_t)r;
+  }
+  return 0;
+}
+
+typedef struct {
+  const char *p;
+  size_t n;
+} Chunk;
+
+static const char *chunk_reader(lua_State *L, void *ud, size_t *size)
+{
+  Chunk *c = ud;
+  (void)L;
+  *size = c->n;
+  c->n = 0;
+  return *size ? c->p : NULL;
+}
+
+/* Push the function of entry name and return 1; or push nothing, return 0. */
+static int cache_get(lua_State *L, int dfd, const char *name, const char *chunkname)
+{
+  struct stat st;
+  int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0)
+    return 0;
+  if (fstat(fd, &st) != 0 || !trusted(&st, S_IFREG) || st.st_size <= HDR ||
+      st.st_size > MAX_FILE) {
+    close(fd);
+    return 0;
+  }
+  size_t n = (size_t)st.st_size;
+  unsigned char *buf = lua_newuserdatauv(L, n, 0);
+  ssize_t got = read_full(fd, (char *)buf, n);
+  close(fd);
+  uint64_t sum = 0;
+  if (got == (ssize_t)n)
+    memcpy(&sum, buf + 8, 8);
+  if (got != (ssize_t)n || memcmp(buf, MAGIC, 8) != 0 || sum != checksum(buf + HDR, n - HDR)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  Chunk c = { (const char *)buf + HDR, n - HDR };
+  if (lua_load(L, chunk_reader, &c, chunkname, "b") != LUA_OK) { /* another Lua */
+    lua_pop(L, 2);
+    return 0;
+  }
+  lua_remove(L, -2);
+  return 1;
+}
+
+typedef struct {
+  char *p;
+  size_t n, cap;
+} Dump;
+
+static int dump_writer(lua_State *L, const void *p, size_t size, void *ud)
+{
+  Dump *d = ud;
+  (void)L;
+  if (d->n + size > d->cap) {
+    size_t cap = d->cap;
+    while (cap < d->n + size)
+      cap *= 2;
+    char *q = realloc(d->p, cap);
+    if (!q)
+      return 1;
+    d->p = q;
+    d->cap = cap;
+  }
+  memcpy(d->p + d->n, p, size);
+  d->n += size;
+  return 0;
+}
+
+/* Remove the other versions of this entry's file: N-*.luac but name. */
+static void cache_prune(int dfd, const char *name)
+{
+  int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+  struct dirent *e;
+  if (!dir) {
+    if (fd >= 0)
+      close(fd);
+    return;
+  }
+  while ((e = readdir(dir)))
+    if (strncmp(e->d_name, name, 17) == 0 && strcmp(e->d_name, name) != 0 &&
+        strlen(e->d_name) == strlen(name))
+      unlinkat(dfd, e->d_name, 0);
+  closedir(dir);
+}
+
+/* Write the function on top of the stack as entry name; failures ignored. */
+static void cache_put(lua_State *L, int dfd, const char *name)
+{
+  static unsigned serial;
+  if (cache_readonly)
+    return;
+  Dump d = { malloc(65536), HDR, 65536 };
+  if (!d.p)
+    return;
+  if (lua_dump(L, dump_writer, &d, 0) != 0) {
+    free(d.p);
+    return;
+  }
+  uint64_t sum = checksum((unsigned char *)d.p + HDR, d.n - HDR);
+  memcpy(d.p, MAGIC, 8);
+  memcpy(d.p + 8, &sum, 8);
+  char tmp[128];
+  snprintf(tmp, sizeof tmp, ".%.17s%ld.%u.tmp", name, (long)getpid(), serial++);
+  int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd >= 0) {
+    int bad = write_full(fd, d.p, d.n);
+    if (close(fd) != 0 || bad || renameat(dfd, tmp, dfd, name) != 0)
+      unlinkat(dfd, tmp, 0);
+    else
+      cache_prune(dfd, name);
+  } else if (errno != EEXIST) {
+    cache_readonly = 1;
+  }
+  free(d.p);
+}
+
+/* ---- the loaders -------------------------------------------------------- */
+
+int wbl_loadfilex(lua_State *L, const char *filename, const char *mode)
+{
+  int top = lua_gettop(L);
+  struct stat st;
+  int fd, dfd;
+  if (!filename || (mode && !strchr(mode, 't')) || (dfd = cache_dir()) < 0)
+    return luaL_loadfilex(L, filename, mode);
+  if ((fd = open(filename, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
+    return luaL_loadfilex(L, filename, mode);
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_FILE) {
+    close(fd);
+    return luaL_loadfilex(L, filename, mode);
+  }
+  char *src = lua_newuserdatauv(L, (size_t)st.st_size + 1, 0);
+  ssize_t got = read_full(fd, src, (size_t)st.st_size);
+  close(fd);
+  if (got < 0) {
+    lua_settop(L, top);
+    return luaL_loadfilex(L, filename, mode);
+  }
+  /* What luaL_loadfilex compiles: no UTF-8 BOM; a first line starting
+   * with # (#!) left out but its newline, so line numbers stay. */
+  size_t n = (size_t)got, at = 0;
+  if (n >= 3 && memcmp(src, "\xEF\xBB\xBF", 3) == 0)
+    at = 3;
+  const char *text = src + at;
+  size_t len = n - at;
+  if (len && *text == '#') {
+    const char *nl = memchr(text, '\n', len);
+    text = nl ? nl : "\n";
+    len = nl ? len - (size_t)(nl - (src + at)) : 1;
+  }
+  if (len && *text == LUA_SIGNATURE[0]) { /* a precompiled chunk: not ours */
+    lua_settop(L, top);
+    return luaL_loadfilex(L, filename, mode);
+  }
+
+  const char *chunkname = lua_pushfstring(L, "@%s", filename);
+  Sha256 c, c2;
+  unsigned char digest[32];
+  char name[16 + 1 + 64 + 5 + 1];
+  sha_init(&c);
+  sha_update(&c, TAG, sizeof TAG);
+  sha_update(&c, lua_ident, strlen(lua_ident) + 1);
+  sha_update(&c, chunkname, strlen(chunkname) + 1);
+  c2 = c;
+  sha_final(&c2, digest);
+  hex(name, digest, 8);
+  name[16] = '-';
+  sha_update(&c, src, n);
+  sha_final(&c, digest);
+  hex(name + 17, digest, 32);
+  memcpy(name + 17 + 64, ".luac", 6);
+
+  int status = LUA_OK;
+  if (!cache_get(L, dfd, name, chunkname)) {
+    status = luaL_loadbufferx(L, text, len, chunkname, "t");
+    if (status == LUA_OK)
+      cache_put(L, dfd, name);
+  }
+  lua_replace(L, top + 1); /* the result where the source was */
+  lua_settop(L, top + 1);
+  return status;
+}
+
+static int l_loadfile(lua_State *L)
+{
+  const char *fname = luaL_optstring(L, 1, NULL);
+  const char *mode = luaL_optstring(L, 2, NULL);
+  int env = !lua_isnone(L, 3) ? 3 : 0;
+  if (wbl_loadfilex(L, fname, mode) == LUA_OK) {
+    if (env) { /* the environment: the first upvalue */
+      lua_pushvalue(L, env);
+      if (!lua_setupvalue(L, -2, 1))
+        lua_pop(L, 1);
+    }
+    return 1;
+  }
+  luaL_pushfail(L);
+  lua_insert(L, -2);
+  return 2;
+}
+
+static int dofile_cont(lua_State *L, int status, lua_KContext ctx)
+{
+  (void)status;
+  (void)ctx;
+  return lua_gettop(L) - 1;
+}
+
+static int l_dofile(lua_State *L)
+{
+  const char *fname = luaL_optstring(L, 1, NULL);
+  lua_settop(L, 1);
+  if (wbl_loadfilex(L, fname, NULL) != LUA_OK)
+    return lua_error(L);
+  lua_callk(L, 0, LUA_MULTRET, 0, dofile_cont);
+  return dofile_cont(L, 0, 0);
+}
+
+/* package.searchers[2]: upvalues package, the original package.searchpath. */
+static int l_searcher(lua_State *L)
+{
+  const char *name = luaL_checkstring(L, 1);
+  lua_getfield(L, lua_upvalueindex(1), "path");
+  if (!lua_isstring(L, -1))
+    return luaL_error(L, "'package.path' must be a string");
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, -3);
+  lua_call(L, 2, 2); /* searchpath(name, package.path) */
+  if (lua_isnil(L, -2))
+    return 1; /* the files tried */
+  lua_pop(L, 1);
+  const char *filename = lua_tostring(L, -1);
+  if (wbl_loadfilex(L, filename, NULL) != LUA_OK)
+    return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", name, filename,
+                      lua_tostring(L, -1));
+  lua_pushvalue(L, -2);
+  return 2; /* the chunk, and its file for its second argument */
+}
+
+void wbl_chunkcache_install(lua_State *L)
+{
+  lua_pushcfunction(L, l_loadfile);
+  lua_setglobal(L, "loadfile");
+  lua_pushcfunction(L, l_dofile);
+  lua_setglobal(L, "dofile");
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "searchers");
+  lua_pushvalue(L, -2);
+  lua_getfield(L, -3, "searchpath");
+  lua_pushcclosure(L, l_searcher, 2);
+  lua_rawseti(L, -2, 2);
+  lua_pop(L, 2);
+}
