@@ -1,7 +1,9 @@
 /*
  * seccomp.c - a seccomp filter built by libseccomp from a profile table
- * (the OCI runtime spec's linux.seccomp) and loaded into the calling
- * thread; the calling process's seccomp mode.
+ * (the OCI runtime spec's linux.seccomp): loaded into the calling thread,
+ * or compiled to its BPF program (the bytes libseccomp would load); a
+ * ready BPF program loaded with seccomp(2); the calling process's seccomp
+ * mode.
  *
  * Policy-free: which profile, and when to load it, is Lua's.  What the
  * profile names is checked as it is read (an unknown action, operator or
@@ -10,10 +12,17 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "wbl.h"
 
@@ -204,27 +213,14 @@ static int add_rules(lua_State *L, Filter *f, uint32_t def, const char *where,
   return 0;
 }
 
-/***
-Build a seccomp filter from a profile and load it into the calling
-thread (the process must be single-threaded, or other threads go
-unfiltered).  Loading needs CAP_SYS_ADMIN or no_new_privs; the filter
-never sets no_new_privs itself.
-@tparam table profile the OCI runtime spec's linux.seccomp: defaultAction
-  ("SCMP_ACT_ERRNO", "SCMP_ACT_ALLOW", ...), defaultErrnoRet,
-  architectures ({ "SCMP_ARCH_X86_64", ... }; the native one is always
-  there), flags ({ "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW" }),
-  syscalls ({ { names, action, errnoRet, args = { { index, value,
-  valueTwo, op = "SCMP_CMP_EQ" }, ... } }, ... }).  Names libseccomp does
-  not know are skipped; anything else unknown raises.
-@treturn[1] true
-@return[2] fail, message, errno
-@see seccomp_load(3), seccomp_rule_add(3)
-*/
-static int seccomp_load_profile(lua_State *L)
+/* Build the filter of the profile at 1 (as load and compile describe it)
+ * into *out, a Filter left on the stack: 0, or (libseccomp refused) the
+ * count of fail, message, errno pushed.  A bad profile raises. */
+static int build_filter(lua_State *L, Filter **out)
 {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
-  Filter *f = lua_newuserdatauv(L, sizeof *f, 0);
+  Filter *f = *out = lua_newuserdatauv(L, sizeof *f, 0);
   f->ctx = NULL;
   luaL_setmetatable(L, WBL_SECCOMP_FILTER);
   uint32_t def = check_action(L, 1, "defaultAction", "defaultErrnoRet", "");
@@ -288,14 +284,131 @@ static int seccomp_load_profile(lua_State *L)
     }
   }
   lua_pop(L, 1);
+  return 0;
+}
 
-  rc = seccomp_load(f->ctx);
+/***
+Build a seccomp filter from a profile and load it into the calling
+thread (the process must be single-threaded, or other threads go
+unfiltered).  Loading needs CAP_SYS_ADMIN or no_new_privs; the filter
+never sets no_new_privs itself.
+@tparam table profile the OCI runtime spec's linux.seccomp: defaultAction
+  ("SCMP_ACT_ERRNO", "SCMP_ACT_ALLOW", ...), defaultErrnoRet,
+  architectures ({ "SCMP_ARCH_X86_64", ... }; the native one is always
+  there), flags ({ "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW" }),
+  syscalls ({ { names, action, errnoRet, args = { { index, value,
+  valueTwo, op = "SCMP_CMP_EQ" }, ... } }, ... }).  Names libseccomp does
+  not know are skipped; anything else unknown raises.
+@treturn[1] true
+@return[2] fail, message, errno
+@see seccomp_load(3), seccomp_rule_add(3)
+*/
+static int seccomp_load_profile(lua_State *L)
+{
+  Filter *f;
+  int n = build_filter(L, &f);
+  if (n)
+    return n;
+  int rc = seccomp_load(f->ctx);
   seccomp_release(f->ctx);
   f->ctx = NULL;
   if (rc < 0)
     return wbl_failn(L, -rc, "seccomp_load");
   lua_pushboolean(L, 1);
   return 1;
+}
+
+/***
+Build a seccomp filter from a profile, as load does, and return its BPF
+program instead of loading it: the bytes libseccomp exports (and would
+have loaded), struct sock_filter after struct sock_filter, in this
+machine's byte order.  Loading it (load_bpf, with the profile's flags)
+is then one system call.  Needs no privilege; the flags the profile
+names must be ones this kernel supports, as for load.
+@tparam table profile as load's
+@treturn[1] string the program
+@return[2] fail, message, errno
+@see seccomp_export_bpf(3)
+*/
+static int seccomp_compile(lua_State *L)
+{
+  Filter *f;
+  int n = build_filter(L, &f);
+  if (n)
+    return n;
+  int fd = memfd_create("wbl-seccomp-bpf", MFD_CLOEXEC);
+  if (fd < 0)
+    return wbl_fail(L, "memfd_create");
+  int rc = seccomp_export_bpf(f->ctx, fd);
+  seccomp_release(f->ctx);
+  f->ctx = NULL;
+  if (rc < 0) {
+    close(fd);
+    return wbl_failn(L, -rc, "seccomp_export_bpf");
+  }
+  off_t size = lseek(fd, 0, SEEK_CUR);
+  if (size < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+    n = wbl_fail(L, "lseek");
+    close(fd);
+    return n;
+  }
+  luaL_Buffer b;
+  char *p = luaL_buffinitsize(L, &b, (size_t)size);
+  size_t got = 0;
+  while (got < (size_t)size) {
+    ssize_t r = read(fd, p + got, (size_t)size - got);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0) {
+      n = r < 0 ? wbl_fail(L, "read the BPF program") : wbl_failn(L, EIO, "read the BPF program");
+      close(fd);
+      return n;
+    }
+    got += (size_t)r;
+  }
+  close(fd);
+  luaL_pushresultsize(&b, got);
+  return 1;
+}
+
+static const wbl_Flag filter_flags[] = {
+    {"SECCOMP_FILTER_FLAG_LOG", SECCOMP_FILTER_FLAG_LOG},
+    {"SECCOMP_FILTER_FLAG_SPEC_ALLOW", SECCOMP_FILTER_FLAG_SPEC_ALLOW},
+    {NULL, 0}};
+
+/***
+Load a ready BPF program (compile's) into the calling thread with
+seccomp(2) SECCOMP_SET_MODE_FILTER: what libseccomp's seccomp_load does
+once it has built the program.  As load: the process should be
+single-threaded, it needs CAP_SYS_ADMIN or no_new_privs, and this never
+sets no_new_privs itself.
+@string program struct sock_filter instructions (a multiple of 8 bytes,
+  1 to BPF_MAXINSNS of them)
+@tparam[opt] table flags the profile's flags ({ "SECCOMP_FILTER_FLAG_LOG",
+  "SECCOMP_FILTER_FLAG_SPEC_ALLOW" }); unknown names raise
+@treturn[1] true
+@return[2] fail, message, errno (EINVAL: not a program of whole instructions)
+@see seccomp(2)
+*/
+static int seccomp_load_bpf(lua_State *L)
+{
+  size_t len;
+  const char *bytes = luaL_checklstring(L, 1, &len);
+  unsigned long flags = wbl_optflags(L, 2, filter_flags, 0);
+  if (len == 0 || len % sizeof(struct sock_filter) || len / sizeof(struct sock_filter) > BPF_MAXINSNS)
+    return wbl_failn(L, EINVAL, lua_pushfstring(L, "a BPF program of %d bytes", (int)len));
+  /* (a copy: the instructions aligned as the kernel reads them) */
+  struct sock_filter *insns = lua_newuserdatauv(L, len, 0);
+  memcpy(insns, bytes, len);
+  struct sock_fprog prog = {.len = (unsigned short)(len / sizeof *insns), .filter = insns};
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) == 0) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  if (errno == ENOSYS && flags == 0) /* before Linux 3.17: prctl (no flags there) */
+    return wbl_result(L, prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0,
+                      "prctl PR_SET_SECCOMP");
+  return wbl_fail(L, "seccomp SECCOMP_SET_MODE_FILTER");
 }
 
 /***
@@ -341,6 +454,8 @@ static int seccomp_native(lua_State *L)
 }
 
 static const luaL_Reg seccomp_funcs[] = {{"load", seccomp_load_profile},
+                                         {"compile", seccomp_compile},
+                                         {"load_bpf", seccomp_load_bpf},
                                          {"mode", seccomp_mode},
                                          {"native", seccomp_native},
                                          {NULL, NULL}};

@@ -64,6 +64,7 @@ char **wbl_checkenv(lua_State *L, int arg);
   X(devcg)                                                                   \
   X(fd)                                                                      \
   X(fs)                                                                      \
+  X(hash)                                                                    \
   X(inroot)                                                                  \
   X(ipc)                                                                     \
   X(mount)                                                                   \

@@ -15,6 +15,9 @@ local step, s = wbl.step, c.spec
 if s.process.terminal and not c._console then step("-t", wbl.container.check_tty()) end
 step("network " .. s.wbl.network, wbl.net.check(s))
 step("seccomp profile", wbl.seccomp.resolve(s))
+-- Its BPF program, made here once (cached by content, wbl.seccomp): the
+-- container's process, a fork of this one, only loads it (process.lua).
+if s.linux.seccomp then step("seccomp filter", wbl.seccomp.compile(s.linux.seccomp)) end
 -- The image's layers (a tarball is imported into the store, once).
 c.lowers = step((s.wbl.image and "image " .. s.wbl.image or "rootfs " .. s.root.path), wbl.image.lowers(s))
 -- The host devices --device and --privileged bring in (wbl.devices).

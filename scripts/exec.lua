@@ -45,6 +45,9 @@ local ok, err = xpcall(function()
     tty = opts.tty,
   })
   local tail = step("load process.lua", loadfile(here .. "/process.lua"))
+  -- The container's seccomp filter, compiled here (from the cache): the
+  -- process only loads it.
+  if s.linux.seccomp then step("seccomp filter", wbl.seccomp.compile(s.linux.seccomp)) end
   for _, m in ipairs { "rootfs", "proc", "spec", "users", "caps", "hooks", "seccomp" } do
     local _ = wbl[m]
   end

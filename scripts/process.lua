@@ -9,6 +9,9 @@
 -- held, unless no_new_privs lets it load later; then the user (a non-root
 -- uid loses its capabilities, as the kernel does for setuid); then the
 -- capability sets; no_new_privs and its filter last, right before exec.
+-- The filter is the BPF program the host compiled from s.linux.seccomp
+-- before this process was forked (create.lua, exec.lua): loading it is
+-- one system call.
 --
 --   tail(s[, p])   (loaded before pivot_root: after it the host's files are gone)
 local wbl = require "wbl"

@@ -5,6 +5,7 @@
 --                may set it (M.set_root, e.g. from a --root option)
 --     containers/ID/   a container's state (state.lua, /etc files)
 --     networks/NAME/   a network's description, its leases, its lock
+--     cache/seccomp/   compiled seccomp filters, by content (wbl.seccomp)
 --   store        WBL_STORE, or /var/lib/wbl: images and write layers,
 --                data that outlives a reboot (wbl.image)
 --   home         where this library is installed (the project root, or
@@ -30,6 +31,9 @@ function M.set_root(dir) root = dir end
 --- The state of containers, and of networks.
 function M.containers() return M.root() .. "/containers" end
 function M.networks() return M.root() .. "/networks" end
+
+--- What is made again from its inputs when missing (root's own: 0700).
+function M.cache() return M.root() .. "/cache" end
 
 --- The image store.
 function M.store() return os.getenv("WBL_STORE") or "/var/lib/wbl" end

@@ -584,6 +584,11 @@ function M.exec(c, p, o)
   for _, m in ipairs { "errors", "rootfs", "caps", "seccomp", "users", "proc", "hooks", "spec", "util", "tty" } do
     require("wbl." .. m)
   end
+  -- the container's seccomp filter, compiled here: the process only loads it
+  if c.spec.linux.seccomp then
+    local bpf, why, e = require("wbl.seccomp").compile(c.spec.linux.seccomp)
+    if not bpf then return nil, "seccomp filter: " .. why, e end
+  end
   local t, msg, en
   if o.console_socket then
     t, msg, en = M.console(o.console_socket, p.consoleSize)

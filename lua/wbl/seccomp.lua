@@ -2,15 +2,20 @@
 -- is the OCI runtime spec's linux.seccomp (defaultAction, defaultErrnoRet,
 -- architectures, flags, syscalls = { { names, action, errnoRet, args } }),
 -- made on the host when the container is created (resolve: from
--- s.wbl.seccomp, docker's --security-opt seccomp=...) and loaded by the
--- process itself as one of its last steps (load, scripts/process.lua).
+-- s.wbl.seccomp, docker's --security-opt seccomp=...), compiled there to
+-- its BPF program (compile: libseccomp's work, ~10 ms for docker's
+-- profile, done once and cached by content), and loaded by the process
+-- itself as one of its last steps (load, scripts/process.lua: one
+-- seccomp(2) call, the program already in its memory).
 --
 -- The default is docker's profile (wbl.seccomp_default, in docker's own
 -- format); a file in that format (or podman's) is converted the way
 -- docker does it: rules kept or dropped by the capabilities, architecture
 -- and kernel they name (includes/excludes).
 local core = require "wbl.core"
-local E = core.errno
+local config = require "wbl.config"
+local util = require "wbl.util"
+local fs, E = core.fs, core.errno
 
 local M = {}
 
@@ -214,12 +219,91 @@ function M.resolve(s)
   return true
 end
 
---- Container side: load the profile into this process (and so into
--- everything it execs); nil: unconfined, nothing to do.  Needs
--- CAP_SYS_ADMIN or no_new_privs (scripts/process.lua picks the moment).
-function M.load(profile)
+-- Compiling ------------------------------------------------------------------
+
+-- The programs compile gave in this process, by profile table: a child
+-- forked after it (the container's PID 1, an exec'd process) has them too.
+local compiled = setmetatable({}, { __mode = "k" })
+
+--- The cache of compiled programs: ROOT/cache/seccomp (wbl.config's
+-- state root), root's only (0700), one file per key, 0600.
+function M.cache_dir() return config.cache() .. "/seccomp" end
+
+local kernel_release
+--- The cache key of a profile: the SHA-256 of what its program depends
+-- on (the profile, written canonically; the native architecture, the
+-- libseccomp version and the kernel, which may refuse or change what
+-- libseccomp makes).
+function M.key(profile)
+  local arch, version = core.seccomp.native()
+  kernel_release = kernel_release or (fs.read_file("/proc/sys/kernel/osrelease") or "?"):match("^%S*")
+  return core.hash.sha256(table.concat({ "wbl seccomp bpf 1", arch, version, kernel_release,
+                                         util.serialise(profile) }, "\n"))
+end
+
+--- Could bytes be a program compile made?  Whole instructions (8 bytes
+-- each), 1 to 4096 of them (BPF_MAXINSNS), the first libseccomp's
+-- (load the architecture: ld [4]), the last a return.
+function M.valid(bpf)
+  if type(bpf) ~= "string" or #bpf == 0 or #bpf % 8 ~= 0 or #bpf > 4096 * 8 then return false end
+  local code, _, _, k = string.unpack("=I2BBI4", bpf)
+  local last = string.unpack("=I2", bpf, #bpf - 7)
+  return code == 0x20 and k == 4 and last & 0x07 == 0x06 -- BPF_LD|BPF_W|BPF_ABS; BPF_RET
+end
+
+-- The cache directory, made if missing, if it is root's own (a directory
+-- of this uid, 0700): anyone else's could hand us a filter.
+local function cache()
+  local dir = M.cache_dir()
+  local st = fs.lstat(dir)
+  if not st then
+    fs.mkdir_p(dir, "0700")
+    st = fs.lstat(dir)
+  end
+  if st and st.type == "directory" and st.uid == core.proc.getuid() and st.mode & tonumber("077", 8) == 0 then
+    return dir
+  end
+end
+
+--- Host side: the BPF program of a profile, as libseccomp makes it
+-- (core.seccomp.compile), from the cache when it holds it (a file that
+-- is not a valid program is made again); if the cache cannot be used,
+-- compiled anyway.  The program is kept in this process for load, in
+-- this process or a child forked after this: the profile must not
+-- change in between.
+-- @return the program (bytes), or nil, message, errno
+function M.compile(profile)
+  local dir, key = cache(), M.key(profile)
+  local file = dir and util.join(dir, key)
+  local bpf = file and fs.read_file(file)
+  if not M.valid(bpf) then
+    local ok, bytes, msg, en = pcall(core.seccomp.compile, profile)
+    if not ok then return nil, tostring(bytes), E.EINVAL end -- a bad profile
+    if not bytes then return nil, msg, en end
+    bpf = bytes
+    if file then -- atomically: a reader sees no file or the whole program
+      local tmp = ("%s/.%s.%d.tmp"):format(dir, key, core.proc.getpid())
+      if not (fs.write_file(tmp, bpf, nil, "0600") and fs.rename(tmp, file)) then fs.unlink(tmp) end
+    end
+  end
+  compiled[profile] = bpf
+  return bpf
+end
+
+--- Container side: load the profile's program (compile's, made on the
+-- host before this process was forked; or bpf) into this process, and
+-- so into everything it execs; nil: unconfined, nothing to do.  Needs
+-- CAP_SYS_ADMIN or no_new_privs (scripts/process.lua picks the moment);
+-- never sets no_new_privs itself.
+-- @return true, or nil, message, errno
+function M.load(profile, bpf)
   if profile == nil then return true end
-  return core.seccomp.load(profile)
+  bpf = bpf or compiled[profile]
+  if not bpf then
+    return nil, "the profile was not compiled on the host (wbl.seccomp.compile, before the process is made)",
+      E.EINVAL
+  end
+  return core.seccomp.load_bpf(bpf, profile.flags)
 end
 
 --- This process's seccomp mode: 0 none, 1 strict, 2 filter.

@@ -63,6 +63,7 @@ static long call(const char *a)
   if (!strcmp(a, "personality")) return personality(ADDR_NO_RANDOMIZE);
   if (!strcmp(a, "getpid")) return syscall(SYS_getpid);
   if (!strcmp(a, "mkdir")) return mkdir("/tmp/wbl-seccomp-dir", 0700);
+  if (!strcmp(a, "chmod")) return chmod("/tmp", 01777);
   if (!strcmp(a, "keyctl32")) { /* the i386 keyctl (288) by int 0x80: the filter's x86 part */
     long r;
     __asm__ volatile("int $0x80" : "=a"(r) : "a"(288L), "b"(0L), "c"(-3L), "d"(1L)
@@ -88,8 +89,94 @@ int main(int argc, char **argv)
 }
 ]]
 
+-- `filters PID`: the seccomp filters of a process as the kernel holds
+-- them (PTRACE_SECCOMP_GET_FILTER, which needs the process stopped under
+-- ptrace), one line of hex per filter, the newest first.
+local filters_c = [[
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/filter.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+
+#ifndef PTRACE_SECCOMP_GET_FILTER
+#define PTRACE_SECCOMP_GET_FILTER 0x420c
+#endif
+
+int main(int argc, char **argv)
+{
+  if (argc != 2) return 2;
+  pid_t pid = atoi(argv[1]);
+  if (ptrace(PTRACE_ATTACH, pid, 0, 0) < 0) { perror("PTRACE_ATTACH"); return 1; }
+  int st;
+  if (waitpid(pid, &st, __WALL) < 0) { perror("waitpid"); return 1; }
+  int rc = 0;
+  for (long i = 0;; i++) {
+    static struct sock_filter insns[BPF_MAXINSNS];
+    long n = ptrace(PTRACE_SECCOMP_GET_FILTER, pid, (void *)i, insns);
+    if (n < 0) {
+      if (errno != ENOENT && errno != EINVAL) { perror("PTRACE_SECCOMP_GET_FILTER"); rc = 1; }
+      break;
+    }
+    const unsigned char *b = (const unsigned char *)insns;
+    for (long k = 0; k < n * (long)sizeof *insns; k++) printf("%02x", b[k]);
+    printf("\n");
+  }
+  ptrace(PTRACE_DETACH, pid, 0, 0);
+  return rc;
+}
+]]
+
 local work
 local ENOKEY = 126 -- Linux's errno for "Required key not available"
+
+-- Hex of bytes (as filters prints them).
+local function hex(s) return (s:gsub(".", function(c) return ("%02x"):format(c:byte()) end)) end
+
+-- The seccomp filters of process pid, as the kernel holds them: a list
+-- of programs in hex, the newest first.
+local function filters_of(pid)
+  local out, err, code = H.sh(("%s/filters %d"):format(H.q(work), pid))
+  assert.equal(0, code, err)
+  local list = {}
+  for line in out:gmatch("[^\n]+") do list[#list + 1] = line end
+  return list
+end
+
+-- A child of this process that runs fn (which loads a filter), then
+-- waits, filtered, until done(); { pid =, done = }.
+local function filtered_child(fn)
+  local r1, w1 = assert(core.fd.pipe())
+  local r2, w2 = assert(core.fd.pipe())
+  local pid = assert(core.proc.fork())
+  if pid == 0 then
+    r1:close(); w2:close()
+    local ok, why = pcall(fn)
+    w1:write(ok and "ok\n" or tostring(why) .. "\n")
+    r2:read(1)
+    core.proc._exit(0)
+  end
+  w1:close(); r2:close()
+  local said = r1:read(4096)
+  r1:close()
+  assert.equal("ok\n", said)
+  local done = false
+  return { pid = pid, done = function()
+    if not done then done = true; w2:close(); core.proc.waitpid(pid) end
+  end }
+end
+
+-- The pids of the processes in pid's pid namespace but pid itself.
+local function others_in_pidns(pid)
+  local ns, out = core.ns.id(pid, "pid"), {}
+  for _, name in ipairs(fs.readdir("/proc") or {}) do
+    local n = tonumber(name)
+    if n and n ~= pid and core.ns.id(n, "pid") == ns then out[#out + 1] = n end
+  end
+  return out
+end
 
 -- Run the probe in a container (options first, then "--", then calls):
 -- { call = errno (0: it worked) or "killed N" }, and the raw output.
@@ -125,6 +212,9 @@ describe("seccomp in a container #priv", function()
     work = H.tmpdir()
     assert(fs.write_file(work .. "/probe.c", probe_c))
     local _, err, code = H.sh(("cc -static -O -o %s/probe %s/probe.c"):format(H.q(work), H.q(work)))
+    assert.equal(0, code, err)
+    assert(fs.write_file(work .. "/filters.c", filters_c))
+    _, err, code = H.sh(("cc -O -o %s/filters %s/filters.c"):format(H.q(work), H.q(work)))
     assert.equal(0, code, err)
     assert(fs.chmod(work, "0755"))
   end)
@@ -240,5 +330,154 @@ describe("seccomp in a container #priv", function()
     assert.is_not_nil(t, "no seccomp step in the trace")
     print(("seccomp: loading the default filter took %.2f ms"):format(t / 1e6))
     assert.is_true(t < 200e6)
+  end)
+
+  -- The program compiled on the host (wbl.seccomp.compile, cached by
+  -- content) and loaded by the container's process (load: seccomp(2)).
+
+  H.it_priv("the kernel holds libseccomp's own program, byte for byte, compiled cold or served warm", function()
+    local seccomp, spec = require "wbl.seccomp", require "wbl.spec"
+    local p = seccomp.default(spec.default_capabilities)
+    local file = seccomp.cache_dir() .. "/" .. seccomp.key(p)
+    os.remove(file)
+    -- libseccomp's seccomp_load (what the container's process did before)
+    local a = filtered_child(function() assert(core.seccomp.load(p)) end)
+    H.finally(a.done)
+    local want = filters_of(a.pid)
+    assert.equal(1, #want)
+    assert.truthy(#want[1] > 1000 * 16, #want[1]) -- docker's profile: some 1000 instructions
+    -- compiled with no cache entry: the same bytes, kept in the cache
+    assert.is_nil(fs.stat(file))
+    local bpf = assert(seccomp.compile(p))
+    assert.equal(want[1], hex(bpf))
+    assert.equal(bpf, fs.read_file(file))
+    local b = filtered_child(function() assert(seccomp.load(p)) end)
+    H.finally(b.done)
+    assert.same(want, filters_of(b.pid))
+    -- an equal profile, served from the cache
+    local q = seccomp.default(spec.default_capabilities)
+    assert(seccomp.compile(q))
+    local c = filtered_child(function() assert(seccomp.load(q)) end)
+    H.finally(c.done)
+    assert.same(want, filters_of(c.pid))
+  end)
+
+  -- A profile in docker's format that refuses mkdir (EACCES) and chmod
+  -- (EROFS); the file, its profile and the cache entry it gets.
+  local function deny_file()
+    local seccomp = require "wbl.seccomp"
+    local f = work .. "/deny.json"
+    assert(fs.write_file(f, [[{ "defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+      { "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13 },
+      { "names": ["chmod", "fchmodat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 30 } ] }]]))
+    local p = assert(seccomp.read(f, {})) -- (no rule names a capability: the same for any)
+    return f, p, seccomp.cache_dir() .. "/" .. seccomp.key(p)
+  end
+
+  H.it_priv("seccomp=FILE.json: the same filter from a cold cache and a warm one, the cache's in the kernel", function()
+    local seccomp = require "wbl.seccomp"
+    local f, p, file = deny_file()
+    os.remove(file)
+    H.finally(function() os.remove(file) end)
+    local want = assert(core.seccomp.compile(p))
+    local opts = { "--security-opt", "seccomp=" .. f }
+    local function run()
+      local r, out = probe_in(opts, { "mkdir", "chmod", "getpid" })
+      return { r.mkdir, r.chmod, r.getpid }, out
+    end
+    -- cold: no entry; the run makes it
+    assert.is_nil(fs.stat(file))
+    local got, out = run()
+    assert.same({ E.EACCES, E.EROFS, 0 }, got, out)
+    assert.equal(want, fs.read_file(file))
+    local made = fs.stat(file).ino
+    -- warm: the same in the kernel; the entry was read, not made again
+    got, out = run()
+    assert.same({ E.EACCES, E.EROFS, 0 }, got, out)
+    assert.equal("Seccomp:\t2\n", mode_in(table.unpack(opts)))
+    assert.equal(made, fs.stat(file).ino)
+    -- what the container loads is what the cache holds: another valid
+    -- program planted there (mkdir EPERM, chmod allowed) is the one applied
+    local planted = assert(core.seccomp.compile(assert(seccomp.from_docker({ defaultAction = "SCMP_ACT_ALLOW",
+      syscalls = { { names = { "mkdir", "mkdirat" }, action = "SCMP_ACT_ERRNO", errnoRet = E.EPERM } } }, {}))))
+    assert(fs.write_file(file, planted, nil, "0600"))
+    got, out = run()
+    assert.same({ E.EPERM, 0, 0 }, got, out)
+  end)
+
+  H.it_priv("wbl exec into the running container gets exactly its filter: Seccomp 2, the denied calls fail", function()
+    local f, p = deny_file()
+    local want = hex(assert(core.seccomp.compile(p)))
+    local name = H.name("scx")
+    local _, err, code = H.run { "-d", "--name", name, "--network", "none", "-v", work .. ":/probe:ro",
+                                 "--security-opt", "seccomp=" .. f, "sleep", "1000" }
+    H.finally(function() H.wbl_run { H.top .. "/scripts/rm.lua", "-f", name } end)
+    assert.equal(0, code, err)
+    local function exec(...) return H.wbl_run { H.top .. "/scripts/exec.lua", name, ... } end
+    local out
+    out, err, code = exec("/probe/probe", "mkdir", "chmod", "getpid")
+    assert.equal(0, code, err)
+    assert.equal(("mkdir %d\nchmod %d\ngetpid 0\n"):format(E.EACCES, E.EROFS), out)
+    out, err, code = exec("grep", "-E", "^(Seccomp|NoNewPrivs):", "/proc/self/status")
+    assert.equal(0, code, err)
+    assert.equal("NoNewPrivs:\t0\nSeccomp:\t2\n", out)
+    _, err, code = exec("chmod", "700", "/tmp")
+    assert.equal(1, code)
+    assert.matches("Read%-only file system", err)
+    -- in the kernel: one filter each, PID 1's and an exec'd process's, the program itself
+    local pid1 = H.state(name).pid
+    assert.same({ want }, filters_of(pid1))
+    _, err, code = H.wbl_run { H.top .. "/scripts/exec.lua", "-d", name, "sleep", "1000" }
+    assert.equal(0, code, err)
+    local others = others_in_pidns(pid1)
+    assert.equal(1, #others)
+    assert.same({ want }, filters_of(others[1]))
+  end)
+
+  H.it_priv("the profile's flags reach the kernel: SECCOMP_FILTER_FLAG_LOG has refused calls logged", function()
+    local seccomp, util = require "wbl.seccomp", require "wbl.util"
+    for _, pid in ipairs(fs.readdir("/proc") or {}) do
+      if (fs.read_file("/proc/" .. pid .. "/comm") or "") == "auditd\n" then
+        return pending("auditd runs: the audit lines go to it, not the kernel log")
+      end
+    end
+    -- a child refused mkdir by a filter (action, flags), under a name of
+    -- its own (the audit line's comm)
+    local function refused_with(action, flags)
+      local name = "wblsc" .. util.random_hex(4)
+      local p = { defaultAction = "SCMP_ACT_ALLOW", flags = flags,
+                  syscalls = { { names = { "mkdir" }, action = action, errnoRet = E.EACCES } } }
+      assert(seccomp.compile(p))
+      local c = filtered_child(function()
+        assert(fs.write_file("/proc/self/comm", name))
+        assert(seccomp.load(p))
+        fs.mkdir(work .. "/refused", "0700")
+      end)
+      c.done()
+      return 'comm="' .. name .. '"'
+    end
+    -- the kernel log, once it has tag's line (or after 5 s, without)
+    local function log_with(tag)
+      local text
+      for _ = 1, 100 do
+        text = H.sh("dmesg")
+        if text:find(tag, 1, true) then break end
+        util.sleep_ms(50)
+      end
+      return text
+    end
+    local quiet = refused_with("SCMP_ACT_ERRNO")
+    local logged = refused_with("SCMP_ACT_ERRNO", { "SECCOMP_FILTER_FLAG_LOG" })
+    local text = log_with(logged)
+    if not text:find(logged, 1, true) then
+      -- is audit logging at all?  SCMP_ACT_LOG is logged without the flag
+      local control = refused_with("SCMP_ACT_LOG")
+      if not log_with(control):find(control, 1, true) then
+        return pending("audit does not log seccomp actions here (audit off)")
+      end
+    end
+    -- audit's lines come in order: the flagged child's came after the other's
+    assert.truthy(text:find("type=1326 [^\n]*" .. logged .. "[^\n]* syscall=83 "), text:sub(-2000))
+    assert.is_nil(text:find(quiet, 1, true), text:sub(-2000))
   end)
 end)

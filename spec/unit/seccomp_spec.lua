@@ -302,3 +302,261 @@ describe("wbl.core.seccomp #unit", function()
     assert.equal(0, S.mode()) -- nothing was loaded
   end)
 end)
+
+-- The instructions of a BPF program: { { code, jt, jf, k }, ... }.
+local function insns(bpf)
+  local out = {}
+  for i = 1, #bpf, 8 do
+    local code, jt, jf, k = string.unpack("=I2BBI4", bpf, i)
+    out[#out + 1] = { code, jt, jf, k }
+  end
+  return out
+end
+
+-- Is there an instruction with this code and k?
+local function has(bpf, code, k)
+  for _, x in ipairs(insns(bpf)) do
+    if x[1] == code and x[4] == k then return true end
+  end
+  return false
+end
+
+local RET, JEQ = 0x06, 0x15 -- BPF_RET|BPF_K, BPF_JMP|BPF_JEQ|BPF_K
+local RET_ERRNO, RET_ALLOW = 0x00050000, 0x7fff0000
+
+-- A profile that refuses mkdir (EACCES) and chmod (EROFS), allows the rest.
+local function deny_profile(errno)
+  return { defaultAction = "SCMP_ACT_ALLOW", architectures = { "SCMP_ARCH_X86_64", "SCMP_ARCH_X86" },
+           syscalls = { { names = { "mkdir", "mkdirat" }, action = "SCMP_ACT_ERRNO", errnoRet = errno or E.EACCES },
+                        { names = { "chmod", "fchmodat" }, action = "SCMP_ACT_ERRNO", errnoRet = E.EROFS } } }
+end
+
+describe("wbl.core.hash #unit", function()
+  it("sha256: FIPS 180-4's vectors, and at the padding's edges as sha256sum", function()
+    local h = core.hash.sha256
+    assert.equal("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", h(""))
+    assert.equal("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", h("abc"))
+    assert.equal("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
+                 h("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"))
+    for _, n in ipairs { 55, 56, 63, 64, 65, 1000 } do
+      local s = ("x"):rep(n)
+      local f = os.tmpname()
+      assert(core.fs.write_file(f, s))
+      local p = io.popen("sha256sum < " .. f)
+      local want = p:read("l"):match("^%x+")
+      p:close()
+      os.remove(f)
+      assert.equal(want, h(s), n)
+    end
+  end)
+end)
+
+describe("wbl.seccomp.compile #unit", function()
+  local config = require "wbl.config"
+  local util = require "wbl.util"
+  local fs = core.fs
+  local root, saved
+
+  before_each(function()
+    saved = config.root()
+    root = os.tmpname()
+    os.remove(root)
+    config.set_root(root) -- a cache of this case's own
+  end)
+  after_each(function()
+    config.set_root(saved)
+    util.rm_rf(root)
+  end)
+
+  local function entry(p) return seccomp.cache_dir() .. "/" .. seccomp.key(p) end
+
+  it("is the program libseccomp exports: the architectures checked, each rule's errno", function()
+    local p = deny_profile()
+    local bpf = assert(seccomp.compile(p))
+    assert.equal(assert(core.seccomp.compile(p)), bpf)
+    assert.is_true(seccomp.valid(bpf))
+    assert.equal(0, #bpf % 8)
+    local first = insns(bpf)[1]
+    assert.same({ 0x20, 0, 0, 4 }, first) -- ld [4]: seccomp_data.arch
+    assert.is_true(has(bpf, RET, RET_ERRNO | E.EACCES))
+    assert.is_true(has(bpf, RET, RET_ERRNO | E.EROFS))
+    assert.is_true(has(bpf, RET, RET_ALLOW))
+    if core.seccomp.native() == "SCMP_ARCH_X86_64" then
+      assert.is_true(has(bpf, JEQ, 0xc000003e)) -- AUDIT_ARCH_X86_64
+      assert.is_true(has(bpf, JEQ, 0x40000003)) -- AUDIT_ARCH_I386
+      assert.is_true(has(bpf, JEQ, 83))         -- mkdir
+      assert.is_true(has(bpf, JEQ, 90))         -- chmod
+    end
+    -- another errno, another program
+    assert.is_false(has(assert(seccomp.compile(deny_profile(E.EPERM))), RET, RET_ERRNO | E.EACCES))
+  end)
+
+  it("keeps the program in a root-only cache: the directory 0700, the file 0600, the bytes", function()
+    local p = deny_profile()
+    local bpf = assert(seccomp.compile(p))
+    local d, f = fs.lstat(seccomp.cache_dir()), fs.lstat(entry(p))
+    assert.same({ "directory", tonumber("700", 8) }, { d.type, d.mode })
+    assert.same({ "file", tonumber("600", 8), #bpf }, { f.type, f.mode, f.size })
+    assert.equal(bpf, fs.read_file(entry(p)))
+    assert.same({ seccomp.key(p) }, fs.readdir(seccomp.cache_dir())) -- no temporary file left
+  end)
+
+  it("a second compile is served from the cache, not by libseccomp", function()
+    local p = deny_profile()
+    assert(seccomp.compile(p))
+    -- a valid program of another profile planted as this profile's: served as is
+    local other = assert(core.seccomp.compile(deny_profile(E.EPERM)))
+    assert(fs.write_file(entry(p), other, nil, "0600"))
+    local real = core.seccomp.compile
+    core.seccomp.compile = function() error("compiled again") end
+    local ok, got = pcall(seccomp.compile, deny_profile()) -- an equal table, not the same one
+    core.seccomp.compile = real
+    assert.is_true(ok, got)
+    assert.equal(other, got)
+  end)
+
+  it("a changed profile gets an entry of its own", function()
+    local a, b = deny_profile(), deny_profile(E.EPERM)
+    assert.not_equal(seccomp.key(a), seccomp.key(b))
+    assert.equal(seccomp.key(a), seccomp.key(deny_profile())) -- the same content, the same key
+    local c = deny_profile()
+    c.flags = { "SECCOMP_FILTER_FLAG_LOG" }
+    assert.not_equal(seccomp.key(a), seccomp.key(c))
+    local pa, pb = assert(seccomp.compile(a)), assert(seccomp.compile(b))
+    assert.not_equal(pa, pb)
+    local names = fs.readdir(seccomp.cache_dir())
+    table.sort(names)
+    local want = { seccomp.key(a), seccomp.key(b) }
+    table.sort(want)
+    assert.same(want, names)
+    assert.equal(pa, fs.read_file(entry(a)))
+    assert.equal(pb, fs.read_file(entry(b)))
+  end)
+
+  it("a cache file that is not a valid program is not used, and is made again", function()
+    local p = deny_profile()
+    local want = assert(core.seccomp.compile(p))
+    assert(seccomp.compile(p)) -- (the directory)
+    local zero = string.pack("=I2BBI4", 0, 0, 0, 0)
+    for _, bad in ipairs { "", want:sub(1, -2), want .. "x", zero:rep(3), want:sub(9),
+                           want:sub(1, -9) .. string.pack("=I2BBI4", 0x15, 0, 0, 0) } do
+      assert(fs.write_file(entry(p), bad, nil, "0600"))
+      assert.is_false(seccomp.valid(bad))
+      assert.equal(want, seccomp.compile(p))
+      assert.equal(want, fs.read_file(entry(p)))
+    end
+  end)
+
+  it("a cache directory not root's own is neither read nor written; none at all: compiled anyway", function()
+    local p = deny_profile()
+    assert(seccomp.compile(p))
+    local other = assert(core.seccomp.compile(deny_profile(E.EPERM)))
+    assert(fs.write_file(entry(p), other, nil, "0600"))
+    assert(fs.chmod(seccomp.cache_dir(), "0770"))
+    local want = assert(core.seccomp.compile(p))
+    assert.equal(want, seccomp.compile(p))
+    assert.equal(other, fs.read_file(entry(p))) -- left as it was
+    -- a state root that cannot be made (under a file)
+    local file = root .. "/file"
+    assert(fs.write_file(file, "x"))
+    config.set_root(file .. "/root")
+    assert.equal(want, seccomp.compile(p))
+    assert.is_nil(fs.stat(file .. "/root"))
+  end)
+
+  it("a bad profile: nil, the field, EINVAL (before any process)", function()
+    local ok, msg, en = seccomp.compile { defaultAction = "SCMP_ACT_PAUSE" }
+    assert.is_nil(ok)
+    assert.matches("defaultAction: unknown action", msg)
+    assert.equal(E.EINVAL, en)
+    assert.is_nil(fs.stat(seccomp.cache_dir() .. "/x"))
+  end)
+end)
+
+describe("wbl.seccomp.load #unit", function()
+  local config = require "wbl.config"
+  local util = require "wbl.util"
+  local root, saved, dir
+
+  before_each(function()
+    saved = config.root()
+    root = os.tmpname()
+    os.remove(root)
+    config.set_root(root)
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(core.fs.mkdir(dir, "0700"))
+  end)
+  after_each(function()
+    config.set_root(saved)
+    util.rm_rf(root)
+    util.rm_rf(dir)
+  end)
+
+  it("loads the program compiled before the fork: the kernel refuses mkdir and chmod, allows the rest", function()
+    local p = deny_profile()
+    assert(seccomp.compile(p))
+    local how, code = H.in_child(function()
+      assert(core.proc.prctl("no_new_privs", true))
+      local ok, msg = seccomp.load(p)
+      if not ok then io.stderr:write(msg, "\n"); return 10 end
+      if seccomp.mode() ~= 2 then return 11 end
+      if select(3, core.fs.mkdir(dir .. "/a", "0700")) ~= E.EACCES then return 12 end
+      if select(3, core.fs.chmod(dir, "0755")) ~= E.EROFS then return 13 end
+      if not core.fs.write_file(dir .. "/f", "x") then return 14 end
+      return 0
+    end)
+    assert.same({ "exited", 0 }, { how, code })
+    assert.is_nil(core.fs.stat(dir .. "/a"))
+    assert.equal(tonumber("700", 8), core.fs.stat(dir).mode)
+    assert.equal("x", core.fs.read_file(dir .. "/f"))
+  end)
+
+  it("with the profile's flags (SECCOMP_FILTER_FLAG_LOG); unknown flags raise", function()
+    local p = deny_profile()
+    p.flags = { "SECCOMP_FILTER_FLAG_LOG" }
+    assert(seccomp.compile(p))
+    local how, code = H.in_child(function()
+      assert(core.proc.prctl("no_new_privs", true))
+      if not seccomp.load(p) then return 10 end
+      if seccomp.mode() ~= 2 then return 11 end
+      return select(3, core.fs.mkdir(dir .. "/a", "0700")) == E.EACCES and 0 or 12
+    end)
+    assert.same({ "exited", 0 }, { how, code })
+    assert.has_error(function() core.seccomp.load_bpf(seccomp.compile(p), { "SECCOMP_FILTER_FLAG_TSYNC" }) end)
+    assert.equal(0, seccomp.mode())
+  end)
+
+  it("a profile never compiled in this process: nil, why, EINVAL, and nothing loaded", function()
+    local how, code = H.in_child(function()
+      assert(core.proc.prctl("no_new_privs", true))
+      local ok, msg, en = seccomp.load(deny_profile())
+      if ok ~= nil or en ~= E.EINVAL or not msg:match("not compiled") then return 10 end
+      return seccomp.mode() == 0 and 0 or 11
+    end)
+    assert.same({ "exited", 0 }, { how, code })
+  end)
+
+  it("load_bpf: whole instructions only (EINVAL); without no_new_privs nor CAP_SYS_ADMIN: EACCES", function()
+    local bpf = assert(seccomp.compile(deny_profile()))
+    local how, code = H.in_child(function()
+      assert(core.proc.prctl("no_new_privs", true))
+      for i, bad in ipairs { "", bpf:sub(1, -2), ("\0"):rep(8 * 4097) } do
+        local ok, _, en = core.seccomp.load_bpf(bad)
+        if ok ~= nil or en ~= E.EINVAL then return 10 + i end
+      end
+      return seccomp.mode() == 0 and 0 or 20
+    end)
+    assert.same({ "exited", 0 }, { how, code })
+    how, code = H.in_child(function()
+      if core.proc.getuid() == 0 then
+        assert(core.proc.setgid(65534))
+        assert(core.proc.setuid(65534))
+      end
+      local ok, msg, en = core.seccomp.load_bpf(bpf)
+      if ok ~= nil or en ~= E.EACCES or not msg:match("^seccomp") then return 30 end
+      return seccomp.mode() == 0 and 0 or 31
+    end)
+    assert.same({ "exited", 0 }, { how, code })
+  end)
+end)
