@@ -36,14 +36,14 @@ function M.find(ref)
   if st then return st end
   local found
   if #ref >= 3 and ref:match("^%x+$") then
-    for _, c in ipairs(state.list()) do
+    for _, c in ipairs(state.list(true)) do -- summaries
       if (c.full_id or ""):sub(1, #ref) == ref then
         if found then return nil, ("%q names more than one container"):format(ref), core.errno.EINVAL end
         found = c
       end
     end
   end
-  if found then return found end
+  if found then return state.load(found.id) end
   return nil, ("no such container: %s"):format(ref), core.errno.ENOENT
 end
 

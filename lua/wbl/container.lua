@@ -224,10 +224,12 @@ end
 -- @return the list of ids reaped
 function M.reap(ids, report)
   local out = {}
-  for _, c in ipairs(state.list()) do
+  for _, sum in ipairs(state.list(true)) do -- summaries: the whole state only of leftovers
     -- a stopped container kept on purpose is no leftover
     -- (an OCI runtime's containers are its caller's to delete: wbl.oci)
-    if (not ids or ids[c.id]) and c.status ~= "exited" and not c.oci and not state.alive(c) then
+    local c = (not ids or ids[sum.id]) and sum.status ~= "exited" and not sum.oci and not state.alive(sum)
+      and state.load(sum.id)
+    if c and not state.alive(c) then
       c.state_made = true
       -- ended with its wbl or supervisor: killed (docker says 137 too)
       c.exit_code, c.finished = c.exit_code or 137, c.finished or os.time()

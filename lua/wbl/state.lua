@@ -49,12 +49,51 @@ local function plain(c)
   return s
 end
 
+-- The fields M.peek reads, written again as the file's first line (a
+-- comment), so that looking at every container (wbl.container.reap, at
+-- each start) need not load every whole state.
+local summary_fields = { "id", "full_id", "status", "oci", "init", "owner" }
+
+-- Plain data as Lua source on one line.
+local function flat(v)
+  if type(v) == "table" then
+    local parts = {}
+    for k, x in pairs(v) do parts[#parts + 1] = ("[%s] = %s"):format(flat(k), flat(x)) end
+    return "{ " .. table.concat(parts, ", ") .. " }"
+  elseif type(v) == "string" or type(v) == "number" then
+    return (("%q"):format(v):gsub("\\\n", "\\n"))
+  end
+  return tostring(v)
+end
+
+local function summary_line(c)
+  local t = {}
+  for _, k in ipairs(summary_fields) do t[k] = c[k] end
+  t.oci = t.oci and true -- (its bundle and times: not needed)
+  return "-- return " .. flat(t) .. "\n"
+end
+
 --- Save c (atomically: a reader sees the old state or the new).
 function M.save(c)
   local tmp = c.state_dir .. "/state.lua.tmp"
-  local ok, msg, en = fs.write_file(tmp, util.serialise(plain(c)), nil, "0600")
+  local p = plain(c)
+  local ok, msg, en = fs.write_file(tmp, summary_line(p) .. util.serialise(p), nil, "0600")
   if not ok then return nil, msg, en end
   return fs.rename(tmp, c.state_dir .. "/state.lua")
+end
+
+--- A container's summary by id: { id, full_id, status, oci, init, owner },
+-- what says whether it is alive (M.alive) without loading all of it.
+function M.peek(id)
+  local dir = M.dir(id)
+  local s, msg, en = fs.read_file(dir .. "/state.lua")
+  if not s then return nil, msg, en end
+  local line = s:match("^%-%- (return {[^\n]*})\n")
+  local st, err
+  if line then st, err = util.unserialise(line, dir .. "/state.lua") end
+  if not st then st, err = util.unserialise(s, dir .. "/state.lua") end -- (a state without the line)
+  if not st then return nil, err, E.EINVAL end
+  return st
 end
 
 --- Load a container's state by id.
@@ -67,13 +106,14 @@ function M.load(id)
   return st
 end
 
---- Every saved container: a list of states, sorted by id.
-function M.list()
+--- Every saved container: a list of states (summaries, M.peek, if
+-- summary), sorted by id.
+function M.list(summary)
   local names = fs.readdir(config.containers()) or {}
   table.sort(names)
-  local out = {}
+  local out, get = {}, summary and M.peek or M.load
   for _, n in ipairs(names) do
-    out[#out + 1] = M.load(n)
+    out[#out + 1] = get(n)
   end
   return out
 end
