@@ -1,7 +1,8 @@
 /*
  * measure.c - run benchmark cases interleaved and print one line per run.
  *
- *   measure [-r RUNS] [-w WARMUP] [-E KEY=VAL]... [-T TRACEFILE] [-C] [-L LOGDIR] CASEFILE
+ *   measure [-r RUNS] [-w WARMUP] [-i IDLE_MS] [-W CGDIR] [-E KEY=VAL]... [-T TRACEFILE] [-C]
+ *           [-L LOGDIR] CASEFILE
  *
  * CASEFILE: one case a line, tab-separated: NAME PAR SEQ ARGV0 ARGV1 ...
  *   PAR  processes started at once (1: one), SEQ  batches one after another.
@@ -10,6 +11,9 @@
  * a different case each round, so drift on a shared machine hits all alike.
  * Output, one line per measured run (warm-up runs are not printed):
  *   run ROUND CASE WALL_NS CPU_NS MAXRSS_KB
+ * and, for a case of more than one process (PAR or SEQ above 1), one line
+ * per process after it, its own time from its fork to its reaping:
+ *   proc ROUND CASE SLOT WALL_NS       (SLOT: batch * PAR + k)
  * and for a case that failed (it is not run again):
  *   fail CASE STATUS LOGFILE
  * WALL: from the first fork to the reaping of the last process started.
@@ -21,6 +25,15 @@
  * -C: run everything in a private mount namespace where
  *   /sys/fs/cgroup/unified/cgroup.controllers is /dev/null: crun 1.8.1
  *   refuses hybrid hosts otherwise.  Nothing outside changes.
+ * -i: sleep IDLE_MS before every run (the "cold" group: no cgroup
+ *   migration in the last IDLE_MS, see bench/bench.lua).
+ * -W: before every run (outside its time), one cgroup migration: a
+ *   parked child of measure's moved between CGDIR/a and CGDIR/b (their
+ *   cgroup.procs, in turn; made by the caller).  A cgroup.procs write
+ *   takes the kernel's cgroup_threadgroup_rwsem for writing, which waits
+ *   for an RCU grace period unless another writer came shortly before:
+ *   with -W a runtime that writes cgroup.procs finds it warm in every run,
+ *   whatever ran before it (see bench/bench.lua).
  * -T: append "PID<TAB>NS<TAB>bench:fork|bench:reaped" around each run
  *   (the clock of wbl's WBL_TRACE), for the breakdown.
  */
@@ -42,6 +55,7 @@
 #define MAXCASES 64
 #define MAXARGS 512
 #define MAXPAR 256
+#define MAXPROCS 4096
 
 struct bcase {
   char *name;
@@ -55,6 +69,13 @@ static struct bcase cases[MAXCASES];
 static int ncases;
 static const char *tracefile, *logdir = "/tmp";
 static int bad_slot;
+/* The last run's processes: fork to reap, by slot (batch * par + k). */
+static long long proc_wall[MAXPROCS];
+static int nprocs;
+/* -W: the parked child and the two cgroups it goes between. */
+static pid_t warmer;
+static char warm_dir[2][4096];
+static int warm_side;
 
 static long long now_ns(void)
 {
@@ -175,11 +196,15 @@ static int run_case(int ci, long long *wall, long long *cpu, long *maxrss)
   long long cpu0 = cpu_children_ns();
   trace("bench:fork");
   long long t0 = now_ns();
+  nprocs = 0;
   for (int s = 0; s < c->seq; s++) {
     pid_t pids[MAXPAR];
+    long long forked[MAXPAR];
     int left = c->par;
-    for (int k = 0; k < c->par; k++)
+    for (int k = 0; k < c->par; k++) {
+      forked[k] = now_ns();
       pids[k] = start(c, ci, k);
+    }
     while (left > 0) {
       int st;
       struct rusage ru;
@@ -195,6 +220,12 @@ static int run_case(int ci, long long *wall, long long *cpu, long *maxrss)
         if (pids[k] == p) {
           pids[k] = 0;
           left--;
+          int slot = s * c->par + k;
+          if (slot < MAXPROCS) {
+            proc_wall[slot] = now_ns() - forked[k];
+            if (slot >= nprocs)
+              nprocs = slot + 1;
+          }
           int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
           if (code && !bad) {
             bad = code;
@@ -220,6 +251,33 @@ static int run_case(int ci, long long *wall, long long *cpu, long *maxrss)
   return bad;
 }
 
+static void warm_start(const char *dir)
+{
+  snprintf(warm_dir[0], sizeof warm_dir[0], "%s/a", dir);
+  snprintf(warm_dir[1], sizeof warm_dir[1], "%s/b", dir);
+  warmer = fork();
+  if (warmer < 0)
+    die("fork");
+  if (warmer == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    for (;;)
+      pause();
+  }
+}
+
+/* One migration of the parked child (not timed). */
+static void warm(void)
+{
+  char path[4200], pid[32];
+  snprintf(path, sizeof path, "%s/cgroup.procs", warm_dir[warm_side]);
+  snprintf(pid, sizeof pid, "%d", (int)warmer);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || write(fd, pid, strlen(pid)) < 0)
+    die(path);
+  close(fd);
+  warm_side ^= 1;
+}
+
 static void cover_controllers(void)
 {
   if (unshare(CLONE_NEWNS) < 0)
@@ -233,22 +291,26 @@ static void cover_controllers(void)
 
 int main(int argc, char **argv)
 {
-  int runs = 30, warmup = 3, opt, cover = 0;
+  int runs = 30, warmup = 3, opt, cover = 0, idle_ms = 0;
+  const char *warm_path = NULL;
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
-  while ((opt = getopt(argc, argv, "r:w:E:T:CL:")) != -1) {
+  while ((opt = getopt(argc, argv, "r:w:i:W:E:T:CL:")) != -1) {
     switch (opt) {
     case 'r': runs = atoi(optarg); break;
     case 'w': warmup = atoi(optarg); break;
+    case 'i': idle_ms = atoi(optarg); break;
+    case 'W': warm_path = optarg; break;
     case 'E': putenv(optarg); break;
     case 'T': tracefile = optarg; break;
     case 'C': cover = 1; break;
     case 'L': logdir = optarg; break;
     default:
-      fprintf(stderr, "usage: measure [-r RUNS] [-w WARMUP] [-E K=V] [-T FILE] [-C] [-L DIR] CASEFILE\n");
+      fprintf(stderr, "usage: measure [-r RUNS] [-w WARMUP] [-i IDLE_MS] [-W CGDIR] [-E K=V] [-T FILE] [-C]\n"
+                      "               [-L DIR] CASEFILE\n");
       return 2;
     }
   }
@@ -260,6 +322,8 @@ int main(int argc, char **argv)
   if (cover)
     cover_controllers();
   prctl(PR_SET_CHILD_SUBREAPER, 1);
+  if (warm_path)
+    warm_start(warm_path);
   setvbuf(stdout, NULL, _IOLBF, 0);
   for (int round = -warmup; round < runs; round++) {
     int first = ((round % ncases) + ncases) % ncases;
@@ -269,15 +333,30 @@ int main(int argc, char **argv)
         continue;
       long long wall, cpu;
       long rss;
+      if (idle_ms > 0) {
+        struct timespec idle = {idle_ms / 1000, (idle_ms % 1000) * 1000000L};
+        while (nanosleep(&idle, &idle) < 0 && errno == EINTR)
+          ;
+      }
+      if (warmer)
+        warm();
       int bad = run_case(ci, &wall, &cpu, &rss);
       if (bad) {
         cases[ci].failed = 1;
         printf("fail\t%s\t%d\t%s/case%d.slot%d.err\n", cases[ci].name, bad, logdir, ci, bad_slot);
         continue;
       }
-      if (round >= 0)
-        printf("run\t%d\t%s\t%lld\t%lld\t%ld\n", round, cases[ci].name, wall, cpu, rss);
+      if (round < 0)
+        continue;
+      printf("run\t%d\t%s\t%lld\t%lld\t%ld\n", round, cases[ci].name, wall, cpu, rss);
+      if (nprocs > 1)
+        for (int k = 0; k < nprocs; k++)
+          printf("proc\t%d\t%s\t%d\t%lld\n", round, cases[ci].name, k, proc_wall[k]);
     }
+  }
+  if (warmer) {
+    kill(warmer, SIGKILL);
+    waitpid(warmer, NULL, 0);
   }
   return 0;
 }
