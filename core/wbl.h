@@ -61,6 +61,7 @@ char **wbl_checkenv(lua_State *L, int arg);
  * its file (which the Makefile's CORE_SRC must list). */
 #define WBL_FAMILIES(X)                                                      \
   X(caps)                                                                    \
+  X(data)                                                                    \
   X(devcg)                                                                   \
   X(fd)                                                                      \
   X(fs)                                                                      \

@@ -124,75 +124,11 @@ function M.run(argv, input)
     (how == "exited" and code == 127) and core.errno.ENOENT or core.errno.EIO
 end
 
-local ident = {} -- key -> is it a plain name (memo: the same keys recur)
-local function plain_name(k)
-  local r = ident[k]
-  if r == nil then
-    r = k:match("^[%a_][%w_]*$") ~= nil
-    ident[k] = r
-  end
-  return r
-end
-
-local function by_type(a, b)
-  if type(a) == type(b) then return a < b end
-  return type(a) == "number"
-end
-
-local function ser(v, indent, out)
-  local t = type(v)
-  if t == "string" then
-    out[#out + 1] = string.format("%q", v)
-  elseif t == "number" or t == "boolean" or t == "nil" then
-    out[#out + 1] = tostring(v)
-  elseif t == "table" then
-    local inner = indent .. "  "
-    local n, count, listed, strings = #v, 0, 0, true
-    for k in pairs(v) do
-      count = count + 1
-      if type(k) ~= "string" then
-        strings = false
-        if math.type(k) == "integer" and k >= 1 and k <= n then listed = listed + 1 end
-      end
-    end
-    out[#out + 1] = "{\n"
-    if listed == count and count == n then -- a list: in order, no keys
-      for i = 1, n do
-        out[#out + 1] = inner
-        ser(v[i], inner, out)
-        out[#out + 1] = ",\n"
-      end
-    else -- sorted keys, so the same table is written the same way
-      local keys = {}
-      for k in pairs(v) do keys[#keys + 1] = k end
-      if strings then table.sort(keys) else table.sort(keys, by_type) end
-      for _, k in ipairs(keys) do
-        out[#out + 1] = inner
-        if type(k) == "string" and plain_name(k) then
-          out[#out + 1] = k
-        else
-          out[#out + 1] = "["
-          ser(k, "", out)
-          out[#out + 1] = "]"
-        end
-        out[#out + 1] = " = "
-        ser(v[k], inner, out)
-        out[#out + 1] = ",\n"
-      end
-    end
-    out[#out + 1] = indent .. "}"
-  else
-    error("cannot serialise a " .. t)
-  end
-end
-
---- A table as Lua source ("return { ... }"), readable by M.unserialise.
-function M.serialise(v)
-  local out = { "return " }
-  ser(v, "", out)
-  out[#out + 1] = "\n"
-  return table.concat(out)
-end
+--- A table as Lua source ("return { ... }"), readable by M.unserialise:
+-- lists in order, other tables with sorted keys, so the same data is
+-- always written the same way (core/data.c; state is saved a few times
+-- a start).
+M.serialise = core.data.serialise
 
 --- Load what M.serialise wrote, in an empty environment.
 function M.unserialise(s, name)

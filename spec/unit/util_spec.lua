@@ -7,6 +7,36 @@ describe("wbl.util #unit", function()
     assert.same(t, util.unserialise(util.serialise(t)))
   end)
 
+  it("writes the same data the same way: lists in order, keys sorted, strings as %q", function()
+    local odd = "q\"b\\s\n\r\0\0019\127\255"
+    local t = { z = 1, a = { "x", odd }, [2] = true, [1] = -7, [0.5] = "h", ["k-1"] = 1.5, ["end"] = {},
+                holes = { [1] = 1, [3] = 3 } }
+    assert.equal(table.concat({
+      "return {",
+      "  [0.5] = \"h\",",
+      "  [1] = -7,",
+      "  [2] = true,",
+      "  a = {",
+      "    \"x\",",
+      "    " .. ("%q"):format(odd) .. ",",
+      "  },",
+      "  [\"end\"] = {",
+      "  },",
+      "  holes = {",
+      "    [1] = 1,",
+      "    [3] = 3,",
+      "  },",
+      "  [\"k-1\"] = 1.5,",
+      "  z = 1,",
+      "}", "" }, "\n"), util.serialise(t))
+    assert.same(t, util.unserialise(util.serialise(t)))
+    -- what cannot be written is refused, cycles too
+    assert.has_error(function() util.serialise({ f = print }) end, "cannot serialise a function")
+    local cyc = {}
+    cyc.self = cyc
+    assert.has_error(function() util.serialise(cyc) end)
+  end)
+
   it("loads state in an empty environment", function()
     local v, err = util.unserialise("return os.exit(1)")
     assert.is_nil(v)
