@@ -317,7 +317,7 @@ describe("cgroups #priv", function()
     assert.equal(0, code, err)
   end)
 
-  H.it_priv("init.lua's cgroup.procs step places PID 1 where the host side did not", function()
+  H.it_priv("init.lua's join cgroups step places PID 1 where the host side did not", function()
     -- A front end of the spec's own whose host side places nothing (no
     -- clone3 into the cgroup, no v1 writes): only init.lua can put PID 1
     -- in its cgroups, and the pids limit only holds if it does.
@@ -353,7 +353,7 @@ describe("cgroups #priv", function()
       local text = assert(fs.read_file(H.top .. "/scripts/" .. f))
       if f == "init.lua" then
         local n
-        text, n = text:gsub('\nif c%.cgroup[^\n]*step%("cgroup%.procs"[^\n]*', "\n")
+        text, n = text:gsub('\nif c%.cgroup[^\n]*step%("join cgroups"[^\n]*', "\n")
         assert.equal(1, n)
       end
       assert(fs.write_file(scripts .. "/" .. f, text))
