@@ -8,6 +8,9 @@
 #ifndef WBL_H
 #define WBL_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include <lua.h>
 #include <lauxlib.h>
 
@@ -59,6 +62,18 @@ char **wbl_checkenv(lua_State *L, int arg);
  * (also loaded as "wbl.core.NAME"), pushed by int wbl_open_NAME(lua_State *)
  * in the family's own file in core/.  A new family is one line here plus
  * its file (which the Makefile's CORE_SRC must list). */
+/* SHA-256 (core/hash.c; SHA-NI when the CPU has it): core.hash.sha256
+ * and the chunk cache's keys. */
+typedef struct {
+  uint32_t s[8];
+  uint64_t len;
+  unsigned char buf[64];
+  size_t n;
+} wbl_sha256;
+void wbl_sha_init(wbl_sha256 *c);
+void wbl_sha_update(wbl_sha256 *c, const void *data, size_t len);
+void wbl_sha_final(wbl_sha256 *c, unsigned char out[32]);
+
 #define WBL_FAMILIES(X)                                                      \
   X(caps)                                                                    \
   X(data)                                                                    \
