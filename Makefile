@@ -122,7 +122,6 @@ bench: bench-deps all rootfs check-deps
 	@mkdir -p build/bench
 	$(CC) -O2 -Wall -Wextra -o build/bench/measure bench/measure.c
 	$(CC) -O2 -Wall -Wextra -o build/bench/floor bench/floor.c
-	$(CC) -O2 -Wall -Wextra -o build/bench/bpfdump bench/bpfdump.c
 	WBL_CACHE= build/wbl bench/bench.lua
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the program (and wbl-oci),

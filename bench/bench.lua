@@ -12,8 +12,8 @@
 -- rules, masked and read-only paths, mounts and memory limit go into the
 -- OCI bundle crun and runc run (and wbl-oci, on the same bundle), and into
 -- floor -s's options; the seccomp filter floor loads is the BPF program
--- wbl's core builds from that profile, read back from the kernel once at
--- setup (bench/bpfdump).  The header prints what the bundle holds.
+-- wbl compiles from that profile (wbl.seccomp.compile, what its
+-- containers load).  The header prints what the bundle holds.
 --
 -- Environment: BENCH_RUNS (30: measured runs per case), BENCH_WARMUP (3),
 -- BENCH_SEQ_RUNS (3: repetitions of "100 one after another"),
@@ -49,7 +49,6 @@ local WBL = home .. "/build/wbl"
 local RUN = home .. "/scripts/run.lua"
 local MEASURE = home .. "/build/bench/measure"
 local FLOOR = home .. "/build/bench/floor"
-local BPFDUMP = home .. "/build/bench/bpfdump"
 
 local out = io.stdout
 local function say(...) out:write(string.format(...), "\n"); out:flush() end
@@ -201,7 +200,7 @@ local WARM
 
 local function setup()
   if core.proc.getuid() ~= 0 then error("the benchmark needs root", 0) end
-  for _, f in ipairs { MEASURE, FLOOR, BPFDUMP, WBL } do
+  for _, f in ipairs { MEASURE, FLOOR, WBL } do
     if not fs.stat(f) then error(f .. " is missing: run `make bench`", 0) end
   end
   local r = home .. "/rootfs/busybox"
@@ -229,17 +228,6 @@ local function default_spec()
   local s = assert(wbl.docker.spec(o, cmd, "bench"))
   assert(wbl.seccomp.resolve(s))
   return s
-end
-
--- `wbl bench/bench.lua --load-seccomp`: load that spec's filter as a
--- container's process does (compiled first where wbl.seccomp compiles on
--- the host) and exit; bench/bpfdump runs this at setup and keeps the
--- program the kernel got.
-if arg and arg[1] == "--load-seccomp" then
-  local profile = default_spec().linux.seccomp
-  if wbl.seccomp.compile then assert(wbl.seccomp.compile(profile)) end
-  assert(wbl.seccomp.load(profile))
-  os.exit(0)
 end
 
 local SPEC         -- default_spec(), made at setup
@@ -418,8 +406,7 @@ local function probe()
 end
 
 -- After setup and probe: the bench's bridge network; wbl's default spec,
--- its seccomp filter as wbl's core builds it (read back from the kernel
--- by bpfdump), the floor's options.
+-- its seccomp filter as wbl compiles it, the floor's options.
 local function prepare()
   if has.bridge then
     local msg = capture(("%s%s %s create %s"):format(wenv(), q(WBL), q(home .. "/scripts/network.lua"),
@@ -429,11 +416,8 @@ local function prepare()
     end
   end
   SPEC = default_spec()
-  if SPEC.linux.seccomp then
-    local msg = capture(("%s%s %s %s %s --load-seccomp"):format(wenv(), q(BPFDUMP), q(BPF), q(WBL),
-      q(home .. "/bench/bench.lua")))
-    local st = fs.stat(BPF)
-    if not st or st.size == 0 then error("bpfdump: " .. msg, 0) end
+  if SPEC.linux.seccomp then -- the program wbl's containers load (the specs compare it with the kernel's)
+    assert(fs.write_file(BPF, assert(wbl.seccomp.compile(SPEC.linux.seccomp)), nil, "0600"))
   end
   FLOOR_HARD = floor_hardening(SPEC)
 end
@@ -1034,9 +1018,9 @@ local function main()
   for _, l in ipairs(describe_spec(SPEC)) do say("  %s", l) end
   local bpf = fs.stat(BPF)
   if bpf then
-    say("  floor-s's seccomp filter: the %d BPF instructions wbl's core made of that profile, read back",
+    say("  floor-s's seccomp filter: the %d BPF instructions wbl compiles from that profile (what its",
       bpf.size // 8)
-    say("  from the kernel once wbl loaded them (bench/bpfdump); floor-u: floor-s without the confinement.")
+    say("  containers load); floor-u: floor-s without the confinement.")
   end
   say("")
   for _, l in ipairs(RCU_NOTE) do say("%s", l) end

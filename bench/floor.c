@@ -41,7 +41,7 @@
  *             effective = CAPS, inheritable none; the ambient set cleared.
  *   -s FILE   a seccomp filter loaded (seccomp(SECCOMP_SET_MODE_FILTER)),
  *             FILE the classic BPF program (struct sock_filter[], as
- *             bench/bpfdump writes it), read on the host before the clone.
+ *             bench.lua writes it: wbl.seccomp.compile), read on the host before the clone.
  *             Without -n while CAP_SYS_ADMIN is still there, right after
  *             the bounding set; with -n after no_new_privs, last.
  *   -n        no_new_privs, after the capabilities.
