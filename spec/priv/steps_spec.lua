@@ -80,6 +80,7 @@ describe("steps a user adds #priv", function()
     out, err, code = H.sh(("FAIL_MY_STEP=1 %s %s --rm --name %s --network none true"):format(
       H.q(H.wbl), H.q(dir .. "/run.lua"), name))
     assert.equal(125, code)
+    assert.equal("", out) -- the command never ran
     assert.matches("my failing step", err)
     assert.matches("refused on purpose", err)
     -- nothing left of it
