@@ -53,8 +53,12 @@ build/obj/%.o: core/%.c core/wbl.h
 $(HOST_OBJ): core/chunkcache.h
 
 # The program, with the core linked in (and exported for C modules).
+# Lua (all of it: C modules may call any of its API) and libseccomp are
+# linked statically: fewer libraries to map and relocate at every start
+# (about 0.1 ms of a start, and a smaller fork; make bench).
+STATIC_LIBS = -Wl,-Bstatic -Wl,--whole-archive -llua5.4 -Wl,--no-whole-archive -lseccomp -Wl,-Bdynamic
 build/wbl: $(HOST_OBJ) $(CORE_OBJ)
-	$(CC) $(LDFLAGS) -Wl,-E -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -Wl,-E -o $@ $^ $(STATIC_LIBS) $(shell pkg-config --libs libmnl) -lm -ldl
 
 # The same core as a module for plain lua5.4 and busted: cpath build/lib/?.so
 build/lib/wbl/core.so: $(CORE_OBJ)

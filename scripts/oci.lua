@@ -350,6 +350,7 @@ function commands.update(argv)
     end
   end
   c.spec.linux.resources = old
+  state.spec_changed(c)
   check(state.save(c))
 end
 

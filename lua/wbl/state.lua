@@ -1,6 +1,8 @@
 --- Container state: one directory per container under the state root
 -- (wbl.config: ROOT/containers/ID), holding state.lua (the container as
--- plain data: its spec, and what was made for it) and the /etc files.
+-- plain data: what was made for it, its status), spec.lua (its spec,
+-- apart: it is most of the data and seldom changes, while the state is
+-- saved a few times each start) and the /etc files.
 --
 -- A container is running while its PID 1 is (pid and start time, so a
 -- reused pid is not mistaken for it).  The process that manages it (the
@@ -73,14 +75,32 @@ local function summary_line(c)
   return "-- return " .. flat(t) .. "\n"
 end
 
---- Save c (atomically: a reader sees the old state or the new).
-function M.save(c)
-  local tmp = c.state_dir .. "/state.lua.tmp"
-  local p = plain(c)
-  local ok, msg, en = fs.write_file(tmp, summary_line(p) .. util.serialise(p), nil, "0600")
+-- Write text as the file dir/name, atomically (a reader sees the old
+-- file or the new).
+local function replace(dir, name, text)
+  local tmp = dir .. "/" .. name .. ".tmp"
+  local ok, msg, en = fs.write_file(tmp, text, nil, "0600")
   if not ok then return nil, msg, en end
-  return fs.rename(tmp, c.state_dir .. "/state.lua")
+  return fs.rename(tmp, dir .. "/" .. name)
 end
+
+--- Save c (atomically: a reader sees the old state or the new).  Its
+-- spec goes to spec.lua the first time this process saves c, and again
+-- only after M.spec_changed(c): change a saved container's spec, then
+-- call that before the next save.
+function M.save(c)
+  local p = plain(c)
+  p.spec = nil
+  if c.spec and c._spec_saved ~= c.spec then
+    local ok, msg, en = replace(c.state_dir, "spec.lua", util.serialise(c.spec))
+    if not ok then return nil, msg, en end
+    c._spec_saved = c.spec
+  end
+  return replace(c.state_dir, "state.lua", summary_line(p) .. util.serialise(p))
+end
+
+--- c's spec was changed since it was saved: the next M.save writes it.
+function M.spec_changed(c) c._spec_saved = nil end
 
 --- A container's summary by id: { id, full_id, status, oci, init, owner },
 -- what says whether it is alive (M.alive) without loading all of it.
@@ -96,13 +116,19 @@ function M.peek(id)
   return st
 end
 
---- Load a container's state by id.
+--- Load a container's state by id (its spec too).
 function M.load(id)
   local dir = M.dir(id)
   local s, msg, en = fs.read_file(dir .. "/state.lua")
   if not s then return nil, msg, en end
   local st, err = util.unserialise(s, dir .. "/state.lua")
   if not st then return nil, err, E.EINVAL end
+  if st.spec == nil then -- (a state saved before spec.lua has it inline)
+    s, msg, en = fs.read_file(dir .. "/spec.lua")
+    if not s then return nil, msg, en end
+    st.spec, err = util.unserialise(s, dir .. "/spec.lua")
+    if not st.spec then return nil, err, E.EINVAL end
+  end
   return st
 end
 

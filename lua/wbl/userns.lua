@@ -186,6 +186,7 @@ function M.allocate(c)
         local n = math.min(us[i].size, gs[i].size)
         c.spec.linux.uidMappings = { { containerID = 0, hostID = us[i].start, size = n } }
         c.spec.linux.gidMappings = { { containerID = 0, hostID = gs[i].start, size = n } }
+        state.spec_changed(c)
         return state.save(c)
       end
     end

@@ -1,5 +1,6 @@
--- wbl.state: what a container's state.lua holds, and the summary line
--- that lets every start look at every container cheaply.
+-- wbl.state: what a container's state.lua holds, the summary line that
+-- lets every start look at every container cheaply, and spec.lua (the
+-- spec, written once, not at every save).
 local util = require "wbl.util"
 local core = require "wbl.core"
 local fs = core.fs
@@ -60,5 +61,46 @@ describe("wbl.state #unit", function()
     assert.is_nil(sums[1].spec)
     assert.is_table(whole[1].spec)
     assert.equal("exited", sums[2].status)
+  end)
+
+  it("writes the spec to spec.lua once, and again only when told it changed", function()
+    local c = new("sp")
+    local spec_file = c.state_dir .. "/spec.lua"
+    assert.same(c.spec, util.unserialise(assert(fs.read_file(spec_file))))
+    assert.is_nil(util.unserialise(assert(fs.read_file(c.state_dir .. "/state.lua"))).spec)
+    -- later saves leave spec.lua alone: gone, it stays gone
+    assert(os.remove(spec_file))
+    c.status = "stopped"
+    assert(state.save(c))
+    assert.is_nil(fs.stat(spec_file))
+    assert.equal("stopped", state.peek("sp").status)
+    -- a changed spec, once said so, is written with the next save
+    c.spec.process.args = { "changed" }
+    state.spec_changed(c)
+    assert(state.save(c))
+    local whole = assert(state.load("sp"))
+    assert.same({ "changed" }, whole.spec.process.args)
+    assert.equal("stopped", whole.status)
+    -- a loaded state, saved, writes its spec (this process did not yet)
+    assert(os.remove(spec_file))
+    whole.state_dir = c.state_dir
+    assert(state.save(whole))
+    assert.same({ "changed" }, assert(state.load("sp")).spec.process.args)
+  end)
+
+  it("loads a state whose spec is inline (saved before spec.lua)", function()
+    local c = new("inline")
+    assert(os.remove(c.state_dir .. "/spec.lua"))
+    assert(fs.write_file(c.state_dir .. "/state.lua", util.serialise({ id = "inline", status = "exited",
+      spec = { y = 2 } }), nil, "0600"))
+    assert.same({ y = 2 }, assert(state.load("inline")).spec)
+  end)
+
+  it("fails to load a state whose spec.lua is missing, naming it", function()
+    local c = new("nospec")
+    assert(os.remove(c.state_dir .. "/spec.lua"))
+    local st, msg = state.load("nospec")
+    assert.is_nil(st)
+    assert.matches("spec.lua", msg)
   end)
 end)
