@@ -85,6 +85,16 @@ __attribute__((target("sha,sse4.1"))) static void blocks_ni(uint32_t s[8],
   _mm_storeu_si128((__m128i *)&s[4], _mm_alignr_epi8(s1, t, 8));
 }
 
+/* glibc has asked the CPU already (its cpu_features, at start): cpuid
+ * again would cost a trap to the hypervisor in a VM (~45 us measured in
+ * this nested one, at every start of wbl). */
+#if __has_include(<sys/platform/x86.h>)
+#include <sys/platform/x86.h>
+static int have_sha_ni(void)
+{
+  return CPU_FEATURE_ACTIVE(SHA) && CPU_FEATURE_ACTIVE(SSSE3) && CPU_FEATURE_ACTIVE(SSE4_1);
+}
+#else
 static int have_sha_ni(void)
 {
   unsigned a, b, c, d;
@@ -95,6 +105,7 @@ static int have_sha_ni(void)
   __cpuid_count(7, 0, a, b, c, d);
   return (b & bit_SHA) != 0;
 }
+#endif
 #endif
 
 static void (*sha_blocks)(uint32_t *, const unsigned char *, size_t);
