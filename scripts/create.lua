@@ -19,7 +19,7 @@ step("seccomp profile", wbl.seccomp.resolve(s))
 -- container's process, a fork of this one, only loads it (process.lua).
 if s.linux.seccomp then step("seccomp filter", wbl.seccomp.compile(s.linux.seccomp)) end
 -- The image's layers (a tarball is imported into the store, once).
-c.lowers = step((s.wbl.image and "image " .. s.wbl.image or "rootfs " .. s.root.path), wbl.image.lowers(s))
+c.lowers = step((s.wbl.image and "image " .. s.wbl.image or "rootfs " .. s.root.path), wbl.layer.lowers(s))
 -- The host devices --device and --privileged bring in (wbl.devices).
 step("devices", wbl.devices.resolve(s))
 local limits, cg_id = step("cgroup limits", wbl.cgroup.limits(s))
@@ -33,13 +33,14 @@ end)
 -- The state directory: from here on, destroy undoes what was made.
 step("state", wbl.state.create(c))
 -- A user namespace (--userns=auto): its range of host ids (wbl.userns).
-step("user namespace", wbl.userns.resolve(c))
+local userns = wbl.spec.has_namespace(s, "user")
+if userns then step("user namespace", wbl.userns.resolve(c)) end
 step("hook created", wbl.hooks.run(c, "created"))
 
 -- The container's write layer (upper, work, and root, where init.lua
 -- mounts the overlay) in the store; volumes' missing host directories.
-step("layer", wbl.image.create_layer(c))
-step("volumes", wbl.overlay.prepare_volumes(s.wbl.volume_sources, wbl.userns.root_ids(s)))
+step("layer", wbl.layer.create(c))
+step("volumes", wbl.overlay.prepare_volumes(s.wbl.volume_sources, userns and wbl.userns.root_ids(s)))
 
 -- The cgroups: the limits, and the handle that kills every process the
 -- container makes when it ends (wbl.cgroup).
@@ -64,7 +65,7 @@ if c._console then c._tty = step("attach socket", c._console:listen())
 elseif s.process.terminal then c._tty = step("terminal", wbl.tty.new(s.wbl.interactive)) end
 -- A user namespace: its layers, volumes and /etc files opened here (its
 -- root could not reach them), its maps written once cloned (wbl.userns).
-step("user namespace mounts", wbl.userns.prepare(c))
+if userns then step("user namespace mounts", wbl.userns.prepare(c)) end
 step("clone", (c._userns and wbl.userns.clone or wbl.container.clone)(c, function() return init(c, tail) end))
 step("hook cloned", wbl.hooks.run(c, "cloned"))
 

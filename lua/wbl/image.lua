@@ -659,17 +659,6 @@ function M.gc()
   return locked(M.gc_locked)
 end
 
---- After a container's write layer went: the layers of its image go too
--- if that image was removed (forced) meanwhile and nothing else lists
--- them.  One file read when the image is still there (the usual case).
-function M.release(c)
-  local w = c.spec and c.spec.wbl or {}
-  if not (w.image_id and w.image) or M.is_tarball(w.image) then return true end
-  local img = M.get(w.image)
-  if img and img.id == w.image_id then return true end
-  return M.gc()
-end
-
 --- Remove an image.  Refused while a container (running, or stopped and
 -- kept) was made from it, naming the container, unless forced, as docker
 -- does.  Forced, only the name goes at once; its layers stay while a
@@ -710,71 +699,9 @@ function M.remove(name, force)
   end)
 end
 
---- The lower layers (top first) of a spec: its image (s.wbl.image: a
--- store name, or a tarball imported once), whose id, layers and config
--- it then records (s.wbl.image_id, image_layers, image_config); else
--- root.path, a directory used in place.  A container started again gets
--- the layers it was made with, while they are there, even when its
--- image was removed (forced) meanwhile.
--- @return layers
-function M.lowers(s)
-  local w = s.wbl
-  if w.image then
-    local again = w.image_layers and #w.image_layers > 0
-    for _, d in ipairs(w.image_layers or {}) do again = again and util.isdir(d) end
-    if again then return table.move(w.image_layers, 1, #w.image_layers, 1, {}) end
-    local img, msg, en = M.resolve(w.image)
-    if not img then return nil, msg, en end
-    w.image_id, w.image_config = img.id, img.config
-    w.image_layers = table.move(img.lowers, 1, #img.lowers, 1, {})
-    s.root.path = img.rootfs -- the top layer (OCI's root.path is one directory)
-    return table.move(img.lowers, 1, #img.lowers, 1, {})
-  end
-  local dir = s.root.path
-  local st, msg, en = fs.stat(dir)
-  if not st then return nil, msg, en end
-  if st.type ~= "directory" then return nil, dir .. ": not a directory", E.ENOTDIR end
-  return { fs.realpath(dir) }
-end
-
--- Write layers ------------------------------------------------------------
-
---- A container's layer directory.
-function M.layer_dir(id)
-  return path("containers", id)
-end
-
---- Make the container's write layer: upper, work and root under
--- containers/ID, and record it.  With c.spec.wbl.rm it goes at teardown.
--- Sets c.layer, c.upper, c.work and c.root (the merged root's mount point).
-function M.create_layer(c)
-  -- an OCI bundle's root is used in place (its caller made it): no layer
-  if c.spec.wbl.in_place then c.root = c.lowers[1]; return true end
-  local rm = c.spec.wbl.rm or false
-  if c.layer and util.isdir(c.layer .. "/upper") then return true end -- started again: the same layer
-  local ok, msg, en = mkdirs()
-  if not ok then return nil, msg, en end
-  local dir = M.layer_dir(c.id)
-  ok, msg, en = fs.mkdir(dir, "0700")
-  if not ok then
-    if en == E.EEXIST then
-      msg = ("a layer named %q is kept in %s (remove it: wbl scripts/images.lua rm-layer %s)")
-        :format(c.id, dir, c.id)
-    end
-    return nil, msg, en
-  end
-  c.layer = dir -- made: the teardown removes it (with --rm)
-  for _, d in ipairs { "upper", "work", "root" } do
-    ok, msg, en = fs.mkdir(dir .. "/" .. d, "0755")
-    if not ok then return nil, msg, en end
-  end
-  c.layer, c.upper, c.work, c.root = dir, dir .. "/upper", dir .. "/work", dir .. "/root"
-  local w = c.spec.wbl
-  return fs.write_file(dir .. "/layer.lua", util.serialise {
-    id = c.id, lowers = c.lowers, image = w.image or c.spec.root.path, image_id = w.image_id,
-    config = w.image_config, rm = rm, created = os.time(),
-  }, nil, "0600")
-end
+-- A container's layers: wbl.layer (what every start needs, apart).
+local layer = require "wbl.layer"
+M.lowers, M.layer_dir, M.create_layer, M.release = layer.lowers, layer.dir, layer.create, layer.release
 
 --- A kept layer's record (id, lowers, image, created, dir).
 function M.get_layer(id)

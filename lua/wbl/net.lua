@@ -25,8 +25,8 @@ local util = require "wbl.util"
 local config = require "wbl.config"
 local proc = require "wbl.proc"
 local state = require "wbl.state"
-local ipam = require "wbl.ipam"
-local nat = require "wbl.nat"
+local ipam = util.lazy "wbl.ipam" -- (bridge networks only)
+local nat = util.lazy "wbl.nat"
 local fs, E = core.fs, core.errno
 
 local M = {}
