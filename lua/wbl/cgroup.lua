@@ -56,25 +56,32 @@ end
 
 --- Parse mountinfo text into the cgroup layout:
 -- { kind = "v2"|"hybrid"|"v1"|"none", unified = MOUNTPOINT|nil,
---   v2 = { controller = true }, v1 = { controller = MOUNTPOINT } }
+--   v2 = { controller = true }, v1 = { controller = MOUNTPOINT },
+--   v1_options = { MOUNTPOINT = "memory" } (what a new mount of that
+--   hierarchy names: its super options but rw, ro and release_agent) }
 -- Only mounts of a hierarchy's root count (not binds of a subtree).
+-- (Every start parses it: only cgroup lines are looked at closely.)
 function M.parse_mountinfo(text)
-  local l = { v1 = {}, v2 = {} }
+  local l = { v1 = {}, v2 = {}, v1_options = {} }
   for line in text:gmatch("[^\n]+") do
-    local pre, post = line:match("^(.-) %- (.*)$")
-    if pre then
-      local f = {}
-      for w in pre:gmatch("%S+") do f[#f + 1] = w end
-      local fstype, _, super = post:match("^(%S+) (%S+) (%S+)")
-      local root, point = f[4], f[5] and unescape(f[5])
-      if root == "/" and fstype == "cgroup2" and not l.unified then
+    -- ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPER
+    local root, point, fstype, super
+    if line:find(" - cgroup", 1, true) then
+      root, point, fstype, super = line:match("^%S+ %S+ %S+ (%S+) (%S+) .-%- (%S+) %S+ (%S*)")
+    end
+    if root == "/" then
+      point = unescape(point)
+      if fstype == "cgroup2" and not l.unified then
         l.unified = point
-      elseif root == "/" and fstype == "cgroup" then
-        for opt in (super or ""):gmatch("[^,]+") do
+      elseif fstype == "cgroup" then
+        local opts = {}
+        for opt in super:gmatch("[^,]+") do
           if not opt:find("=", 1, true) and opt ~= "rw" and opt ~= "ro" and not l.v1[opt] then
             l.v1[opt] = point
           end
+          if opt ~= "rw" and opt ~= "ro" and not opt:match("^release_agent=") then opts[#opts + 1] = opt end
         end
+        l.v1_options[point] = l.v1_options[point] or table.concat(opts, ",")
       end
     end
   end
@@ -158,6 +165,7 @@ local function plan(l, lim)
       dirs[#dirs + 1] = d
     end
     if ctl then d.controllers[#d.controllers + 1] = ctl end
+    d.options = not v2 and l.v1_options[mount] or nil -- (for M.mount_ns, in the container)
   end
   if l.unified then use(l.unified, nil, true) end
   local where = {}
@@ -463,10 +471,12 @@ function M.mount_ns(root, cg)
   ok, msg, en = inroot.mount("tmpfs", fd, "mode=755,size=64k", "nosuid,nodev,noexec")
   fd:close()
   if not ok then return nil, msg .. " on " .. tostring(where), en end
-  local info
-  info, msg, en = fs.read_file("/proc/self/mountinfo")
-  if not info then return nil, msg, en end
+  local info = "" -- mountinfo: only for a description saved without d.options
   for _, d in ipairs(cg.dirs) do
+    if not d.v2 and not d.options and info == "" then
+      info, msg, en = fs.read_file("/proc/self/mountinfo")
+      if not info then return nil, msg, en end
+    end
     local name = d.mount:match("([^/]+)$")
     local dir = where .. "/" .. name
     ok, msg, en = fs.mkdir(dir, "0755")
@@ -474,7 +484,7 @@ function M.mount_ns(root, cg)
       if d.v2 then
         ok, msg, en = inroot.mount("cgroup2", dir, nil, flags)
       else
-        local opts = v1_options(info, d.mount)
+        local opts = d.options or v1_options(info, d.mount)
         if not opts then return nil, d.mount .. ": not a cgroup v1 mount", E.ENOENT end
         ok, msg, en = inroot.mount("cgroup", dir, opts, flags)
         for ctl in name:gmatch("[^,]+") do

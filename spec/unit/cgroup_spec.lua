@@ -37,6 +37,12 @@ describe("wbl.cgroup #unit", function()
       assert.equal("/sys/fs/cgroup/memory", l.v1.memory)
       assert.is_nil(l.v1["name=systemd"])
       assert.is_nil(l.v1.rw)
+      -- what a new mount of each hierarchy names (wbl.cgroup.mount_ns)
+      assert.equal("cpu,cpuacct", l.v1_options["/sys/fs/cgroup/cpu,cpuacct"])
+      assert.equal("memory", l.v1_options["/sys/fs/cgroup/memory"])
+      assert.equal("name=systemd", l.v1_options["/sys/fs/cgroup/systemd"])
+      assert.equal("cpu", cgroup.parse_mountinfo(
+        "31 30 0:27 / /c rw shared:9 master:2 - cgroup cgroup rw,cpu,release_agent=/x\n").v1_options["/c"])
     end)
 
     it("finds a pure v2 host, and ignores binds of a subtree", function()
