@@ -88,7 +88,12 @@ function M.clone(c, fn)
     ok, msg, en = cgroup.add(c.cgroup, child.pid)
     if not ok then return nil, msg, en end
   end
-  return state.save(c)
+  -- A PID 1 that dies with this process (not placement.survive: its
+  -- pdeathsig) is recorded by the save at start; one that would outlive
+  -- us (OCI create) is recorded now, so that no process of the container
+  -- is ever unknown to the state.
+  if placement.survive then return state.save(c) end
+  return true
 end
 
 --- Let the created container's PID 1 run.

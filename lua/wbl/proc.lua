@@ -161,6 +161,10 @@ function M.spawn(ns, fn, opts)
     return nil, msg, en
   end
   if pid == 0 then
+    -- The child shares the parent's pages until it execs: a collection
+    -- would write to all of them (marks), a copy-on-write fault each
+    -- (~130 faults a start).  It lives for a few steps, then execs.
+    collectgarbage("stop")
     w:close()
     P.sigprocmask("set", old)
     if not opts.survive then P.prctl("pdeathsig", "SIGKILL") end -- wbl killed: the container goes too
