@@ -97,10 +97,19 @@ local CGNAME = "wbl-bench-" .. tag
 -- a grace period, in a state dir the bench removes.  Per container the work
 -- is the same: a lease, a veth into the bridge, addresses and routes.
 local BRIDGE_NET, NET_ERR = "bench-" .. tag, nil
+-- The runtimes' state roots (wbl's WBL_ROOT, crun's, runc's and wbl-oci's
+-- --root, the floor's /etc files) are on a tmpfs of the bench's own, RUNFS:
+-- each runtime's default is under /run (/run/wbl, /run/crun, /run/runc),
+-- a tmpfs on a systemd host, but on this VM /run is the root's ext4, where
+-- every rename over a file starts a write-back (ext4's auto_da_alloc).  The
+-- row wbl-disk runs wbl-m with its state root on disk (D.state_disk), to
+-- show what that costs.  Stores, layers and bundles stay on disk for all.
+local RUNFS = TMP .. "/run"
 local D = {
-  store = TMP .. "/store", state = TMP .. "/state", bundles = TMP .. "/bundles",
-  layers = TMP .. "/layers", logs = TMP .. "/logs", floor = TMP .. "/floor",
-  crun = TMP .. "/crun", runc = TMP .. "/runc", wbloci = TMP .. "/wbl-oci",
+  store = TMP .. "/store", bundles = TMP .. "/bundles", layers = TMP .. "/layers", logs = TMP .. "/logs",
+  floor = TMP .. "/floor", state_disk = TMP .. "/state-disk",
+  state = RUNFS .. "/state", crun = RUNFS .. "/crun", runc = RUNFS .. "/runc", wbloci = RUNFS .. "/wbl-oci",
+  flooretc = RUNFS .. "/floor",
 }
 
 -- The environment of every wbl the bench runs: its own store, state and
@@ -135,6 +144,8 @@ local function rmdir_tree(d)
   end
 end
 
+local mounted_runfs = false
+
 local function cleanup()
   local problems = {}
   -- OCI containers a killed run left behind.
@@ -162,6 +173,10 @@ local function cleanup()
   if fs.stat(D.state) then
     os.execute(env .. q(WBL) .. " " .. q(home .. "/scripts/cleanup.lua") .. " >/dev/null 2>&1")
   end
+  if fs.stat(D.state_disk) then
+    os.execute(env .. "WBL_ROOT=" .. q(D.state_disk) .. " " .. q(WBL) .. " " .. q(home .. "/scripts/cleanup.lua")
+      .. " >/dev/null 2>&1")
+  end
   if fs.stat(D.state .. "/networks/" .. BRIDGE_NET) then
     local msg = capture(env .. q(WBL) .. " " .. q(home .. "/scripts/network.lua") .. " rm " .. q(BRIDGE_NET))
     if fs.stat(D.state .. "/networks/" .. BRIDGE_NET) then
@@ -181,8 +196,13 @@ local function cleanup()
       if pid and not fs.stat("/proc/" .. pid) then fs.rmdir("/sys/fs/cgroup/" .. h .. "/" .. n) end
     end
   end
+  -- The state roots' tmpfs (its contents go with it).
+  if mounted_runfs then
+    local ok, msg = core.mount.umount2(RUNFS, "detach")
+    if ok then mounted_runfs = false else problems[#problems + 1] = "umount " .. RUNFS .. ": " .. tostring(msg) end
+  end
   if os.getenv("BENCH_KEEP") == "1" then
-    say("kept %s (BENCH_KEEP=1): remove it yourself", TMP)
+    say("kept %s (BENCH_KEEP=1; the state roots were on a tmpfs, unmounted): remove it yourself", TMP)
   elseif fs.stat(TMP) then
     local ok, msg = util.rm_rf(TMP)
     if not ok then problems[#problems + 1] = "rm -rf " .. TMP .. ": " .. tostring(msg) end
@@ -207,6 +227,9 @@ local function setup()
   if not fs.stat(r .. "/bin/true") then error(r .. "/bin/true is missing: run `make rootfs`", 0) end
   ROOT = assert(fs.realpath(r))
   assert(fs.mkdir(TMP, "0700"))
+  assert(fs.mkdir(RUNFS, "0700"))
+  assert(core.mount.mount("tmpfs", RUNFS, "tmpfs", "nosuid,nodev", "mode=0700,size=256m"))
+  mounted_runfs = true
   for _, d in pairs(D) do assert(fs.mkdir(d, "0700")) end
   local base = fs.stat("/sys/fs/cgroup/memory/cgroup.procs") and "/sys/fs/cgroup/memory"
     or fs.stat("/sys/fs/cgroup/cgroup.controllers") and "/sys/fs/cgroup"
@@ -469,6 +492,9 @@ local function wbl_cases()
   end
   if has.memory then
     t[#t + 1] = case("wbl-m", wbl_args({ "-m", "64m" }, "none"))
+    -- (measure sets a leading KEY=VAL in the environment, no env exec'd)
+    t[#t + 1] = case("wbl-disk", { "WBL_ROOT=" .. D.state_disk, table.unpack(wbl_args({ "-m", "64m" }, "none")) },
+      { label = "wbl-m with its state root on disk (this VM's /run is ext4)" })
   else
     t[#t + 1] = skipped("wbl-m", "wbl run.lua --rm --network none -m 64m true",
       "run.lua has no -m/--memory option yet (issue 3)")
@@ -543,7 +569,7 @@ end
 local function floor_same(o, nlayers)
   o = o or {}
   local hard = o.hard ~= false
-  local a = { FLOOR, "-o", D.floor, "-m", tostring(MEM), "-f" }
+  local a = { FLOOR, "-o", D.floor, "-e", D.flooretc, "-m", tostring(MEM), "-f" }
   if hard then table.move(FLOOR_HARD, 1, #FLOOR_HARD, #a + 1, a) end
   for _, d in ipairs(layer_dirs(nlayers or 1)) do a[#a + 1] = "-l"; a[#a + 1] = d end
   a[#a + 1] = ROOT
@@ -1012,6 +1038,8 @@ local function main()
     has.bridge and "yes" or "NO")
   say("crun runs in a private mount namespace where /sys/fs/cgroup/unified/cgroup.controllers is")
   say("/dev/null (crun 1.8.1 refuses hybrid hosts); every case runs there, nothing else changes.")
+  say("Every runtime's state root (wbl's, crun's, runc's, wbl-oci's; the floor's /etc files) is on a")
+  say("tmpfs, as under /run on a systemd host (this VM's /run is ext4): wbl-disk is wbl-m on disk.")
   say("")
   say("The container (wbl's default spec: wbl.docker.spec of --rm --network none -m 64m true), as")
   say("crun's and runc's config.json (and wbl-oci's, on crun's bundle) and floor-s's options hold it:")

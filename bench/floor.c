@@ -2,8 +2,8 @@
  * floor.c - the kernel's floor for starting a container: only the system
  * calls, no policy, no checks beyond failing loudly.
  *
- *   floor [-o TMPDIR] [-l LOWER]... [-m BYTES] [-f] [-d RULE]... [-M PATH]...
- *         [-R PATH]... [-c CAPS] [-s BPFFILE] [-n] ROOT PROG [ARG...]
+ *   floor [-o TMPDIR] [-e ETCDIR] [-l LOWER]... [-m BYTES] [-f] [-d RULE]...
+ *         [-M PATH]... [-R PATH]... [-c CAPS] [-s BPFFILE] [-n] ROOT PROG [ARG...]
  *
  * Always: clone into new mount, UTS, IPC, PID, network and cgroup
  * namespaces (with cgroups: the cgroup one unshared by the child once it
@@ -19,7 +19,9 @@
  *             removed after.
  *   -f        the rest of what wbl's init.lua mounts and sets: with -o,
  *             /etc/hosts, hostname and resolv.conf written on the host (in
- *             the upper's directory) and bound in; a read-only /sys; with
+ *             the upper's directory, or with -e in ETCDIR/floor-PID, made
+ *             and removed after: where a runtime keeps its state, as wbl
+ *             keeps them in the container's state directory) and bound in; a read-only /sys; with
  *             cgroups (-m, -d), a /sys/fs/cgroup tmpfs with each of them
  *             mounted (v1, read-only); a /dev tmpfs with null zero full
  *             random urandom tty, devpts, /dev/shm and the fd links; a /tmp
@@ -77,7 +79,8 @@
 #define MAXLIST 64
 #define CGROOT "/sys/fs/cgroup"
 
-static const char *root, *tmpdir, *lowers[MAXLOWER];
+static const char *root, *tmpdir, *etcroot, *lowers[MAXLOWER];
+static char etcdir[4096];
 static const char *rules[MAXLIST], *masked[MAXLIST], *readonly[MAXLIST];
 static int nlower, full, nrules, nmasked, nreadonly, nnp, last_cap;
 static long long mem;
@@ -199,7 +202,7 @@ static int child(void *arg)
     static const char *etc[] = {"hosts", "hostname", "resolv.conf"};
     for (size_t i = 0; i < sizeof etc / sizeof etc[0]; i++) {
       char src[4400];
-      snprintf(src, sizeof src, "%s/%s", layer, etc[i]);
+      snprintf(src, sizeof src, "%s/%s", etcdir, etc[i]);
       snprintf(path, sizeof path, "%s/etc/%s", r, etc[i]);
       mnt(src, path, NULL, MS_BIND, NULL);
     }
@@ -360,8 +363,8 @@ static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *
 
 static void usage(void)
 {
-  fprintf(stderr, "usage: floor [-o TMPDIR] [-l LOWER]... [-m BYTES] [-f] [-d RULE]... [-M PATH]...\n"
-                  "             [-R PATH]... [-c CAPS] [-s BPFFILE] [-n] ROOT PROG [ARG...]\n");
+  fprintf(stderr, "usage: floor [-o TMPDIR] [-e ETCDIR] [-l LOWER]... [-m BYTES] [-f] [-d RULE]...\n"
+                  "             [-M PATH]... [-R PATH]... [-c CAPS] [-s BPFFILE] [-n] ROOT PROG [ARG...]\n");
   exit(125);
 }
 
@@ -376,9 +379,10 @@ int main(int argc, char **argv)
 {
   int opt;
   const char *bpf = NULL;
-  while ((opt = getopt(argc, argv, "+o:l:m:fd:M:R:c:s:n")) != -1) {
+  while ((opt = getopt(argc, argv, "+o:e:l:m:fd:M:R:c:s:n")) != -1) {
     switch (opt) {
     case 'o': tmpdir = optarg; break;
+    case 'e': etcroot = optarg; break;
     case 'l':
       if (nlower == MAXLOWER)
         usage();
@@ -439,11 +443,17 @@ int main(int argc, char **argv)
       fail(layer);
     mark("layer");
     if (full) {
+      snprintf(etcdir, sizeof etcdir, "%s", layer);
+      if (etcroot) {
+        snprintf(etcdir, sizeof etcdir, "%s/floor-%d", etcroot, (int)getpid());
+        if (mkdir(etcdir, 0700) < 0)
+          fail(etcdir);
+      }
       static const char *etc[][2] = {{"hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
                                      {"hostname", "floor\n"}, {"resolv.conf", ""}};
       for (size_t i = 0; i < sizeof etc / sizeof etc[0]; i++) {
         char path[4400];
-        snprintf(path, sizeof path, "%s/%s", layer, etc[i][0]);
+        snprintf(path, sizeof path, "%s/%s", etcdir, etc[i][0]);
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd < 0 || write(fd, etc[i][1], strlen(etc[i][1])) < 0 || close(fd) < 0)
           fail(path);
@@ -499,5 +509,9 @@ int main(int argc, char **argv)
     fail(layer);
   if (tmpdir)
     mark("teardown: remove the layer");
+  if (etcroot && *etcdir && nftw(etcdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+    fail(etcdir);
+  if (etcroot && *etcdir)
+    mark("teardown: remove the state");
   return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }

@@ -7,6 +7,8 @@
  * CASEFILE: one case a line, tab-separated: NAME PAR SEQ ARGV0 ARGV1 ...
  *   PAR  processes started at once (1: one), SEQ  batches one after another.
  *   "{k}" in an argument is replaced by the slot number 0..PAR-1.
+ *   Leading arguments KEY=VAL (KEY: capitals, digits, _) are set in the
+ *   process's environment, as env(1) would, without exec'ing env.
  * Every round runs every case once, in turn (A B C A B C ...), starting at
  * a different case each round, so drift on a shared machine hits all alike.
  * Output, one line per measured run (warm-up runs are not printed):
@@ -147,6 +149,15 @@ static void load(const char *file)
 }
 
 /* Start one process of case c in slot k; stdout to /dev/null, stderr to log. */
+/* KEY=VAL, KEY of capitals, digits and _ (not a path or a program). */
+static int is_assignment(const char *s)
+{
+  const char *p = s;
+  while ((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_')
+    p++;
+  return p > s && *p == '=';
+}
+
 static pid_t start(struct bcase *c, int ci, int k)
 {
   char *argv[MAXARGS];
@@ -176,8 +187,11 @@ static pid_t start(struct bcase *c, int ci, int k)
     }
     if (err >= 0)
       dup2(err, 2);
-    execvp(argv[0], argv);
-    fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+    char **a = argv;
+    while (*a && is_assignment(*a))
+      putenv(*a++);
+    execvp(a[0], a);
+    fprintf(stderr, "exec %s: %s\n", a[0] ? a[0] : "(nothing)", strerror(errno));
     _exit(127);
   }
   for (int i = 0; i < c->argc; i++)
