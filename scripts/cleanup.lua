@@ -9,6 +9,8 @@
 -- container that is neither running nor managed.  run.lua and network.lua
 -- do the same first, unasked.  Safe to run at any time, and twice: what
 -- is already gone counts as removed.  Live containers are never touched.
+-- Without IDs, also the default network and wbl's parent cgroup ("wbl")
+-- when nothing uses them.
 local wbl = require "wbl"
 
 local names = {}
@@ -39,5 +41,8 @@ end
 if all then
   local ok, msg, en = wbl.net.prune_default()
   report("default network", ok, ok or wbl.message(msg, en))
+  -- wbl's parent cgroup ("wbl"), where no container is left in it
+  ok, msg, en = wbl.cgroup.prune()
+  report("cgroups", ok, ok or wbl.message(msg, en))
 end
 os.exit(failed and 1 or 0)

@@ -366,4 +366,42 @@ describe("cgroups #priv", function()
     assert.equal("done\n", out)
     assert.is_nil(err:match("can't fork"), err)
   end)
+
+  H.it_priv("a process put in its cgroups from outside its PID namespace is killed at teardown", function()
+    local name = H.name("intruder")
+    local job = start("--name", name, "--network", "none", "sh", "-c", "echo up; read x")
+    assert.equal("up", H.read_line(job))
+    local cg = dirs(name)
+    local pid = assert(core.proc.fork())
+    if pid == 0 then
+      core.proc.execve("/bin/sleep", { "sleep", "600" })
+      core.proc._exit(127)
+    end
+    for _, d in ipairs(cg.dirs) do assert(fs.write_file(d.path .. "/cgroup.procs", tostring(pid), "")) end
+    assert.equal(0, stop(job)) -- PID 1 ends; the sleeper is not of its namespace
+    local _, how, sig = core.proc.waitpid(pid)
+    assert.equal("killed", how)
+    assert.equal(9, sig)
+    assert_gone(name)
+  end)
+
+  H.it_priv("keeps wbl's own parent for the next container; cleanup.lua removes it when empty", function()
+    local out, err, code = H.run { "--rm", "--network", "none", "true" } -- the default parent, "wbl"
+    assert.equal(0, code, err)
+    assert.equal("", out)
+    local top = assert(cgroup.find("", "wbl"))
+    assert.is_true(#top.dirs > 0, "no wbl parent was kept")
+    for _, d in ipairs(top.dirs) do assert.is_not_nil(fs.stat(d.path), d.path) end
+    out, err, code = H.wbl_run { H.top .. "/scripts/cleanup.lua" }
+    assert.equal(0, code, err)
+    for _, d in ipairs(top.dirs) do
+      -- gone, unless a container still running (another spec's) is below it
+      local busy = false
+      for _, n in ipairs(fs.readdir(d.path) or {}) do
+        local st = fs.lstat(d.path .. "/" .. n)
+        busy = busy or (st ~= nil and st.type == "directory")
+      end
+      assert.is_true(busy or fs.stat(d.path) == nil, d.path .. " remains, empty")
+    end
+  end)
 end)
