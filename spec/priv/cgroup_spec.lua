@@ -392,6 +392,7 @@ describe("cgroups #priv", function()
     local top = assert(cgroup.find("", "wbl"))
     assert.is_true(#top.dirs > 0, "no wbl parent was kept")
     for _, d in ipairs(top.dirs) do assert.is_not_nil(fs.stat(d.path), d.path) end
+    local _
     _, err, code = H.wbl_run { H.top .. "/scripts/cleanup.lua" }
     assert.equal(0, code, err)
     for _, d in ipairs(top.dirs) do
