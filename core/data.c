@@ -45,7 +45,13 @@ static void buf_add(lua_State *L, Buf *b, const char *s, size_t n)
   b->len += n;
 }
 
-static void buf_char(lua_State *L, Buf *b, char c) { buf_add(L, b, &c, 1); }
+static void buf_char(lua_State *L, Buf *b, char c)
+{
+  if (b->len < b->cap)
+    b->p[b->len++] = c;
+  else
+    buf_add(L, b, &c, 1);
+}
 static void buf_str(lua_State *L, Buf *b, const char *s) { buf_add(L, b, s, strlen(s)); }
 
 static int buf_gc(lua_State *L)
@@ -56,11 +62,22 @@ static int buf_gc(lua_State *L)
   return 0;
 }
 
-/* lstrlib's addquoted: string.format("%q", s). */
+/* lstrlib's addquoted: string.format("%q", s).  Runs of characters that
+ * need no escape are copied at once. */
 static void add_quoted(lua_State *L, Buf *b, const char *s, size_t len)
 {
   buf_char(L, b, '"');
-  while (len--) {
+  while (len) {
+    size_t run = 0;
+    while (run < len && s[run] != '"' && s[run] != '\\' && s[run] != '\n' &&
+           !iscntrl((unsigned char)s[run]))
+      run++;
+    if (run) {
+      buf_add(L, b, s, run);
+      s += run, len -= run;
+      continue;
+    }
+    len--;
     unsigned char c = (unsigned char)*s;
     if (c == '"' || c == '\\' || c == '\n') {
       buf_char(L, b, '\\');
@@ -92,7 +109,7 @@ static int plain_name(const char *s, size_t len)
     if (!(isalnum((unsigned char)s[i]) || s[i] == '_'))
       return 0;
   for (int i = 0; keywords[i]; i++)
-    if (strcmp(keywords[i], s) == 0)
+    if (keywords[i][0] == s[0] && strcmp(keywords[i], s) == 0)
       return 0;
   return 1;
 }
@@ -129,8 +146,13 @@ static int key_cmp(const void *pa, const void *pb)
 
 static void add_indent(lua_State *L, Buf *b, int depth)
 {
-  for (int i = 0; i < depth; i++)
-    buf_add(L, b, "  ", 2);
+  static const char spaces[] = "                                                                ";
+  size_t n = 2 * (size_t)depth;
+  while (n > sizeof spaces - 1) {
+    buf_add(L, b, spaces, sizeof spaces - 1);
+    n -= sizeof spaces - 1;
+  }
+  buf_add(L, b, spaces, n);
 }
 
 static void ser(lua_State *L, Buf *b, int idx, int depth);
