@@ -1,6 +1,6 @@
 --- Small helpers shared by the library: paths, random ids, serialisation.
 local core = require "wbl.core"
-local fs = core.fs
+local fs, E = core.fs, core.errno
 
 local M = {}
 
@@ -45,20 +45,24 @@ function M.random_hex(nbytes)
 end
 
 --- rm -rf that never follows symlinks and never crosses into a mount
--- (a mount point gives EBUSY at rmdir, which is reported).
+-- (a mount point gives EBUSY at rmdir, which is reported, before anything
+-- in it is touched).  A file, a link or an empty directory goes with one
+-- or two calls; only a directory with entries is read.
 function M.rm_rf(path)
-  local st = fs.lstat(path)
-  if not st then return true end
-  if st.type == "directory" then
-    local names, msg, en = fs.readdir(path)
-    if not names then return nil, msg, en end
-    for _, name in ipairs(names) do
-      local ok, m, e = M.rm_rf(path .. "/" .. name)
-      if not ok then return nil, m, e end
-    end
-    return fs.rmdir(path)
+  local ok, msg, en = fs.unlink(path) -- a file, a link (not followed)
+  if ok or en == E.ENOENT then return true end
+  if en ~= E.EISDIR then return nil, msg, en end
+  ok, msg, en = fs.rmdir(path) -- an empty directory; EBUSY: a mount point
+  if ok or en == E.ENOENT then return true end
+  if en ~= E.ENOTEMPTY and en ~= E.EEXIST then return nil, msg, en end
+  local names
+  names, msg, en = fs.readdir(path)
+  if not names then return nil, msg, en end
+  for _, name in ipairs(names) do
+    ok, msg, en = M.rm_rf(path .. "/" .. name)
+    if not ok then return nil, msg, en end
   end
-  return fs.unlink(path)
+  return fs.rmdir(path)
 end
 
 --- Run fn() holding an exclusive flock on lockfile (made if missing);
