@@ -11,7 +11,9 @@
 -- The default is docker's profile (wbl.seccomp_default, in docker's own
 -- format); a file in that format (or podman's) is converted the way
 -- docker does it: rules kept or dropped by the capabilities, architecture
--- and kernel they name (includes/excludes).
+-- and kernel they name (includes/excludes).  The default's conversions
+-- are kept in the cache too, with their keys (M.default): a start with
+-- the same capabilities on the same system only loads one.
 local core = require "wbl.core"
 local config = require "wbl.config"
 local util = require "wbl.util"
@@ -39,11 +41,20 @@ M.docker_arch = {
   SCMP_ARCH_PARISC = "parisc", SCMP_ARCH_PARISC64 = "parisc64", SCMP_ARCH_RISCV64 = "riscv64",
 }
 
+-- The kernel's release as /proc gives it (read once: it cannot change
+-- while this process runs), or nil.
+local osrelease_read, osrelease
+local function release()
+  if not osrelease_read then
+    osrelease_read, osrelease = true, fs.read_file("/proc/sys/kernel/osrelease")
+  end
+  return osrelease
+end
+
 --- This system: { arch = "SCMP_ARCH_X86_64", kernel = "6.1.0-18-amd64" }.
 function M.host()
   local arch = core.seccomp.native()
-  local release = core.fs.read_file("/proc/sys/kernel/osrelease") or ""
-  return { arch = arch, kernel = release:match("^%S*") }
+  return { arch = arch, kernel = (release() or ""):match("^%S*") }
 end
 
 -- Is kernel release `have` ("6.1.0-18-amd64") at least `want` ("4.8")?
@@ -180,11 +191,8 @@ function M.from_docker(j, capabilities, opts)
   return p
 end
 
---- The default profile (docker's, wbl.seccomp_default) for a process
--- with these capabilities (opts: as from_docker's).
-function M.default(capabilities, opts)
-  return assert(M.from_docker(require "wbl.seccomp_default", capabilities, opts))
-end
+-- M.default (docker's profile, converted): below, with the cache it keeps
+-- its conversions in.
 
 --- Read a profile file in docker's JSON format and convert it.
 -- @return the profile, or nil, message, errno
@@ -229,16 +237,18 @@ local compiled = setmetatable({}, { __mode = "k" })
 -- state root), root's only (0700), one file per key, 0600.
 function M.cache_dir() return config.cache() .. "/seccomp" end
 
-local kernel_release
---- The cache key of a profile: the SHA-256 of what its program depends
--- on (the profile, written canonically; the native architecture, the
--- libseccomp version and the kernel, which may refuse or change what
--- libseccomp makes).
-function M.key(profile)
+-- What a program depends on besides its profile: the native
+-- architecture, the libseccomp version and the kernel, which may refuse or
+-- change what libseccomp makes (and the format's tag).
+local function bpf_inputs()
   local arch, version = core.seccomp.native()
-  kernel_release = kernel_release or (fs.read_file("/proc/sys/kernel/osrelease") or "?"):match("^%S*")
-  return core.hash.sha256(table.concat({ "wbl seccomp bpf 1", arch, version, kernel_release,
-                                         util.serialise(profile) }, "\n"))
+  return table.concat({ "wbl seccomp bpf 1", arch, version, (release() or "?"):match("^%S*") }, "\n")
+end
+
+--- The cache key of a profile: the SHA-256 of what its program depends
+-- on (bpf_inputs, then the profile, written canonically).
+function M.key(profile)
+  return core.hash.sha256(bpf_inputs() .. "\n" .. util.serialise(profile))
 end
 
 --- Could bytes be a program compile made?  Whole instructions (8 bytes
@@ -265,15 +275,116 @@ local function cache()
   end
 end
 
+-- The default profile, memoised ---------------------------------------------
+
+-- Converting docker's profile (~376 names) for a container's capabilities
+-- is the same work every start, with the same result, and then compile
+-- writes the whole profile out again and hashes it for its cache key.  So
+-- default keeps each conversion it makes in the cache directory, as Lua
+-- source (loadfile: in the wbl program, through its bytecode cache), with
+-- the profile's key beside it; the next start with the same inputs loads
+-- that instead of converting, and compile takes the key as it is.
+--
+--   file  CACHE/<inkey>.profile, "return { key = KEY, profile = {...} }"
+--   inkey the SHA-256 of everything the conversion and its key depend on
+--         (memo_key): a tag, bpf_inputs, this module's source (the
+--         converter) and wbl.seccomp_default's (the data), the set of
+--         capabilities, the architecture and kernel converted for
+--   KEY   M.key(profile), computed when the file is written
+--
+-- Trusted as the programs are, and by the same checks: only in a cache()
+-- directory (this uid's, 0700), and only a plain file of this uid that no
+-- one else may write.  A file that is not, or does not load, or is not of
+-- that shape is converted again and replaced (atomically, as compile's).
+
+-- The key of each profile default returned, by profile table (weak: it
+-- goes with the table), for compile.
+local keys = setmetatable({}, { __mode = "k" })
+
+-- This module's own file (the converter: from_docker and the rest), as it
+-- was loaded.
+local self_file = debug.getinfo(1, "S").source:match("^@(.+)")
+
+-- The memo's inkey, or nil when it cannot be made (a source file not
+-- found or not readable, a capability that is not a string, no
+-- architecture or kernel): then there is no memo.
+local function memo_key(capabilities, arch, kernel)
+  local data_file = package.searchpath("wbl.seccomp_default", package.path)
+  local converter = self_file and fs.read_file(self_file)
+  local data = data_file and fs.read_file(data_file)
+  if not (converter and data) or type(arch) ~= "string" or type(kernel) ~= "string" then return nil end
+  -- from_docker asks only whether a capability is in the set: the same
+  -- set in any order, with repeats or not, is the same conversion
+  local set, caps = {}, {}
+  for _, c in ipairs(capabilities) do
+    if type(c) ~= "string" then return nil end
+    if not set[c] then set[c] = true; caps[#caps + 1] = c end
+  end
+  table.sort(caps)
+  -- each part with its length before it: no two inputs write the same
+  local parts = { "wbl seccomp default 1", bpf_inputs(), converter, data, arch, kernel, tostring(#caps) }
+  table.move(caps, 1, #caps, #parts + 1, parts)
+  return core.hash.sha256(string.pack(("s4"):rep(#parts), table.unpack(parts)))
+end
+
+-- The memo in file, { profile, key }, if it is there, trusted and whole.
+local function memo_read(file)
+  local st = fs.lstat(file)
+  if not (st and st.type == "file" and st.uid == core.proc.getuid() and st.mode & tonumber("022", 8) == 0) then
+    return nil
+  end
+  local chunk = loadfile(file, "t", {})
+  if not chunk then return nil end
+  local ok, t = pcall(chunk)
+  if ok and type(t) == "table" and type(t.profile) == "table" and type(t.profile.defaultAction) == "string"
+    and type(t.profile.syscalls) == "table" and type(t.key) == "string" and #t.key == 64
+    and not t.key:find("%X") then
+    return t
+  end
+end
+
+--- The default profile (docker's, wbl.seccomp_default) for a process
+-- with these capabilities (opts: as from_docker's), from its memo when
+-- the cache holds it (see above).  Each call returns a table of its own;
+-- compile it as it is returned: compile uses the key made with it, so a
+-- changed one would get the program of the profile as it was.
+function M.default(capabilities, opts)
+  capabilities, opts = capabilities or {}, opts or {}
+  local arch, kernel = opts.arch, opts.kernel
+  if not (arch and kernel) then -- from_docker's choice, made once here
+    local host = M.host()
+    arch, kernel = arch or host.arch, kernel or host.kernel
+  end
+  local dir = cache()
+  local inkey = dir and memo_key(capabilities, arch, kernel)
+  local file = inkey and ("%s/%s.profile"):format(dir, inkey)
+  local memo = file and memo_read(file)
+  if memo then
+    keys[memo.profile] = memo.key
+    return memo.profile
+  end
+  local p = assert(M.from_docker(require "wbl.seccomp_default", capabilities, { arch = arch, kernel = kernel }))
+  if file then -- atomically: a reader sees no file or the whole memo
+    local key = M.key(p)
+    keys[p] = key
+    local tmp = ("%s/.%s.profile.%d.tmp"):format(dir, inkey, core.proc.getpid())
+    if not (fs.write_file(tmp, util.serialise { profile = p, key = key }, nil, "0600") and fs.rename(tmp, file)) then
+      fs.unlink(tmp)
+    end
+  end
+  return p
+end
+
 --- Host side: the BPF program of a profile, as libseccomp makes it
 -- (core.seccomp.compile), from the cache when it holds it (a file that
 -- is not a valid program is made again); if the cache cannot be used,
 -- compiled anyway.  The program is kept in this process for load, in
 -- this process or a child forked after this: the profile must not
--- change in between.
+-- change in between.  The key: default's, for a profile it returned
+-- (from its memo: not computed again), M.key's for any other.
 -- @return the program (bytes), or nil, message, errno
 function M.compile(profile)
-  local dir, key = cache(), M.key(profile)
+  local dir, key = cache(), keys[profile] or M.key(profile)
   local file = dir and util.join(dir, key)
   local bpf = file and fs.read_file(file)
   if not M.valid(bpf) then

@@ -8,6 +8,25 @@ local E = core.errno
 
 local amd64 = { arch = "SCMP_ARCH_X86_64", kernel = "6.1.0-18-amd64" }
 
+-- A state root of each case's own (config.set_root): default's memos and
+-- compile's programs go to a cache of its own, never the user's, and are
+-- removed after.  The root's path, for a case that needs it.
+local function private_root()
+  local config, util = require "wbl.config", require "wbl.util"
+  local root, saved
+  before_each(function()
+    saved = config.root()
+    root = os.tmpname()
+    os.remove(root)
+    config.set_root(root)
+  end)
+  after_each(function()
+    config.set_root(saved)
+    util.rm_rf(root)
+  end)
+  return function() return root end
+end
+
 -- The names a profile allows unconditionally (no args), as a set, and its
 -- rules by name.
 local function allowed(p)
@@ -28,6 +47,8 @@ local admin = { "mount", "umount2", "unshare", "setns", "bpf", "perf_event_open"
                 "open_tree", "sethostname", "lsm_set_self_attr" }
 
 describe("wbl.seccomp.default #unit", function()
+  private_root()
+
   it("is an allow-list: EPERM for the rest, the native architecture and its 32-bit ones", function()
     local p = seccomp.default(spec.default_capabilities, amd64)
     assert.equal("SCMP_ACT_ERRNO", p.defaultAction)
@@ -116,6 +137,212 @@ describe("wbl.seccomp.default #unit", function()
   end)
 end)
 
+describe("wbl.seccomp.default's memo #unit", function()
+  local fs = core.fs
+  local root = private_root()
+  local data = require "wbl.seccomp_default"
+
+  -- The memo files in the cache, sorted.
+  local function memos()
+    local out = {}
+    for _, n in ipairs(fs.readdir(seccomp.cache_dir()) or {}) do
+      if n:match("%.profile$") then out[#out + 1] = n end
+    end
+    table.sort(out)
+    return out
+  end
+  local function memo_file() return seccomp.cache_dir() .. "/" .. assert(memos()[1]) end
+  -- What a memo file holds, loaded as default loads it.
+  local function memo(file) return assert(loadfile(file, "t", {}))() end
+  -- The conversion itself, without the memo.
+  local function fresh(caps, opts) return assert(seccomp.from_docker(data, caps, opts)) end
+  -- Run f with from_docker (or another function of wbl.seccomp) raising:
+  -- what it returns was not made by it.
+  local function without(name, f)
+    local real = seccomp[name]
+    seccomp[name] = function() error(name .. " called") end
+    local ok, v = pcall(f)
+    seccomp[name] = real
+    assert(ok, v)
+    return v
+  end
+
+  it("a cold default writes one memo: 0600, the profile and its key, nothing else", function()
+    local caps = spec.default_capabilities
+    local p = seccomp.default(caps, amd64)
+    assert.same(fresh(caps, amd64), p)
+    local names = memos()
+    assert.equal(1, #names)
+    assert.matches("^%x+%.profile$", names[1])
+    assert.equal(64 + #".profile", #names[1])
+    assert.same(names, fs.readdir(seccomp.cache_dir())) -- no temporary file left, no program yet
+    local st = fs.lstat(memo_file())
+    assert.same({ "file", tonumber("600", 8) }, { st.type, st.mode })
+    local m = memo(memo_file())
+    assert.same(p, m.profile)
+    assert.equal(seccomp.key(p), m.key)
+    assert.equal(seccomp.key(fresh(caps, amd64)), m.key)
+  end)
+
+  it("a second default is served from the memo: an equal profile, a table of its own, the file as it was", function()
+    local caps = spec.default_capabilities
+    local first = seccomp.default(caps, amd64)
+    local st = fs.lstat(memo_file())
+    local second = without("from_docker", function() return seccomp.default(caps, amd64) end)
+    assert.same(fresh(caps, amd64), second)
+    assert.not_equal(first, second)
+    assert.not_equal(first.syscalls, second.syscalls)
+    local st2 = fs.lstat(memo_file())
+    assert.same({ st.ino, st.mtime, st.size }, { st2.ino, st2.mtime, st2.size })
+    assert.equal(1, #memos())
+    -- the same set of capabilities in another order, repeated: the same memo
+    local shuffled = {}
+    for i = #caps, 1, -1 do shuffled[#shuffled + 1] = caps[i] end
+    shuffled[#shuffled + 1] = caps[1]
+    assert.same(second, without("from_docker", function() return seccomp.default(shuffled, amd64) end))
+    assert.equal(1, #memos())
+  end)
+
+  it("other capabilities, another architecture or kernel: a memo of their own", function()
+    local a = seccomp.default({}, amd64)
+    local b = seccomp.default({ "CAP_SYS_ADMIN" }, amd64)
+    local arm = { arch = "SCMP_ARCH_AARCH64", kernel = amd64.kernel }
+    local c = seccomp.default({}, arm)
+    local old = { arch = amd64.arch, kernel = "4.4.0" }
+    local d = seccomp.default({}, old)
+    assert.equal(4, #memos())
+    assert.same(fresh({}, amd64), a)
+    assert.same(fresh({ "CAP_SYS_ADMIN" }, amd64), b)
+    assert.same(fresh({}, arm), c)
+    assert.same(fresh({}, old), d)
+    assert.not_same(a, b)
+    assert.not_same(a, c)
+    assert.not_same(a, d)
+    -- and each is served as its own
+    without("from_docker", function()
+      assert.same(b, seccomp.default({ "CAP_SYS_ADMIN" }, amd64))
+      assert.same(d, seccomp.default({}, old))
+    end)
+    assert.equal(4, #memos())
+  end)
+
+  it("another wbl.seccomp_default, or another converter (this module's source): a memo of their own", function()
+    local a = seccomp.default({}, amd64)
+    assert.equal(1, #memos())
+    -- the data from a copy of its file with a line added
+    local src = assert(fs.read_file(package.searchpath("wbl.seccomp_default", package.path)))
+    assert(fs.mkdir(root() .. "/wbl", "0700"))
+    assert(fs.write_file(root() .. "/wbl/seccomp_default.lua", "-- a change\n" .. src))
+    local path = package.path
+    package.path = root() .. "/?.lua;" .. path
+    local ok, b = pcall(seccomp.default, {}, amd64)
+    package.path = path
+    assert.is_true(ok, b)
+    assert.same(a, b)
+    assert.equal(2, #memos())
+    -- the module loaded from a copy of its file with a line added
+    local self = assert(fs.read_file(package.searchpath("wbl.seccomp", package.path)))
+    assert(fs.write_file(root() .. "/seccomp.lua", self .. "-- a change\n"))
+    local other = dofile(root() .. "/seccomp.lua")
+    assert.same(a, other.default({}, amd64))
+    assert.equal(3, #memos())
+  end)
+
+  it("a damaged memo (not Lua, raising, the wrong shape) is converted again and replaced", function()
+    local caps = { "CAP_CHOWN" }
+    local want = fresh(caps, amd64)
+    assert.same(want, seccomp.default(caps, amd64))
+    local file = memo_file()
+    local good = fs.read_file(file)
+    local key = seccomp.key(want)
+    for _, bad in ipairs {
+      "", "return {", "garbage", "error('no')", "return 42", "return {}", "return { key = '" .. key .. "' }",
+      "return { profile = { defaultAction = 'SCMP_ACT_ALLOW', syscalls = {} } }",
+      "return { key = 'x', profile = { defaultAction = 'SCMP_ACT_ALLOW', syscalls = {} } }",
+      "return { key = '" .. ("g"):rep(64) .. "', profile = { defaultAction = 'SCMP_ACT_ALLOW', syscalls = {} } }",
+      "return { key = '" .. key .. "', profile = { defaultAction = 'SCMP_ACT_ALLOW' } }",
+      "return { key = '" .. key .. "', profile = { syscalls = {} } }",
+      good:sub(1, #good // 2),
+    } do
+      assert(fs.write_file(file, bad, nil, "0600"))
+      local ino = fs.lstat(file).ino
+      assert.same(want, seccomp.default(caps, amd64), bad)
+      assert.equal(good, fs.read_file(file), bad)
+      assert.not_equal(ino, fs.lstat(file).ino) -- a new file, renamed over it
+      assert.same({ file:match("[^/]+$") }, fs.readdir(seccomp.cache_dir()))
+    end
+  end)
+
+  it("a memo of another uid's making, or that others may write, or in a directory not root's own: not used", function()
+    local caps = { "CAP_CHOWN" }
+    local want = seccomp.default(caps, amd64)
+    local file = memo_file()
+    -- a well-made memo of another profile, planted as this one's: served as it is
+    local other = { profile = { defaultAction = "SCMP_ACT_ALLOW", syscalls = {} }, key = ("0"):rep(64) }
+    local planted = require("wbl.util").serialise(other)
+    assert(fs.write_file(file, planted, nil, "0600"))
+    assert.same(other.profile, seccomp.default(caps, amd64))
+    -- group or other writable: converted again, and replaced by a memo of our own
+    for _, mode in ipairs { "0620", "0602" } do
+      assert(fs.write_file(file, planted, nil, "0600"))
+      assert(fs.chmod(file, mode))
+      assert.same(want, seccomp.default(caps, amd64), mode)
+      assert.equal(tonumber("600", 8), fs.lstat(file).mode)
+      assert.equal(seccomp.key(want), memo(file).key)
+    end
+    -- another uid's (as root, who can make one): converted again, replaced
+    if core.proc.getuid() == 0 then
+      assert(fs.write_file(file, planted, nil, "0600"))
+      assert(fs.lchown(file, 65534, 65534))
+      assert.same(want, seccomp.default(caps, amd64))
+      assert.equal(0, fs.lstat(file).uid)
+    end
+    -- a symbolic link to a well-made memo: not a file of ours
+    local elsewhere = root() .. "/elsewhere.profile"
+    assert(fs.write_file(elsewhere, planted, nil, "0600"))
+    os.remove(file)
+    assert(fs.symlink(elsewhere, file))
+    assert.same(want, seccomp.default(caps, amd64))
+    assert.equal("file", fs.lstat(file).type)
+    -- the directory not root's own: the memo neither read nor written
+    assert(fs.write_file(file, planted, nil, "0600"))
+    assert(fs.chmod(seccomp.cache_dir(), "0770"))
+    assert.same(want, seccomp.default(caps, amd64))
+    assert.equal(planted, fs.read_file(file))
+    assert.same(fresh({ "CAP_SYS_ADMIN" }, amd64), seccomp.default({ "CAP_SYS_ADMIN" }, amd64))
+    assert.equal(1, #memos()) -- none written there either
+  end)
+
+  it("no memo when wbl.seccomp_default's file cannot be found; the profile all the same", function()
+    local path = package.path
+    package.path = root() .. "/nowhere/?.lua"
+    local ok, p = pcall(seccomp.default, { "CAP_CHOWN" }, amd64)
+    package.path = path
+    assert.is_true(ok, p)
+    assert.same(fresh({ "CAP_CHOWN" }, amd64), p)
+    assert.same({}, memos())
+  end)
+
+  it("compile of a memo's profile: its key taken as it is, the program of an equal profile", function()
+    local caps = { "CAP_CHOWN" }
+    seccomp.default(caps) -- the memo, for this host
+    local p = without("from_docker", function() return seccomp.default(caps) end)
+    local bpf = without("key", function() return assert(seccomp.compile(p)) end)
+    local q = fresh(caps)
+    local program = seccomp.cache_dir() .. "/" .. seccomp.key(q)
+    assert.is_true(bpf == fs.read_file(program)) -- the cache entry M.key names
+    os.remove(program)
+    assert.is_true(bpf == assert(seccomp.compile(q))) -- compiled again, through M.key
+    assert.is_true(bpf == fs.read_file(program))
+    assert.is_true(bpf == assert(core.seccomp.compile(q)))
+    -- any other profile: M.key, as ever
+    local r = fresh(caps)
+    r.defaultErrnoRet = E.EACCES
+    assert.is_true(bpf ~= assert(seccomp.compile(r)))
+    assert.is_true(assert(core.seccomp.compile(r)) == fs.read_file(seccomp.cache_dir() .. "/" .. seccomp.key(r)))
+  end)
+end)
+
 describe("wbl.seccomp.from_docker #unit", function()
   local function conv(j, caps, opts) return seccomp.from_docker(j, caps or {}, opts or amd64) end
 
@@ -185,6 +412,8 @@ describe("wbl.seccomp.from_docker #unit", function()
 end)
 
 describe("wbl.seccomp.resolve #unit", function()
+  private_root()
+
   local function s_with(want)
     local s = spec.new()
     s.wbl.seccomp = want
