@@ -1,8 +1,10 @@
 -- build/wbl loads Lua files (require, loadfile, dofile, the SCRIPT) through
--- a cache of their compiled chunks, found by content (core/chunkcache.c):
--- CACHE/<16 hex>-<sha256>.luac = "wblchnk1", a checksum, string.dump's
--- output.  Each case has its own module directory (WBL_LUA_DIR) and cache
--- (WBL_CACHE).
+-- a cache of their compiled chunks, one per path, used only for the exact
+-- bytes compiled (core/chunkcache.c): CACHE/<sha256 of the format, Lua's
+-- release, "@path">.luac = "wblchnk2", a checksum (of what follows up to
+-- the source), the source's and the bytecode's lengths, string.dump's
+-- output, the file's bytes.  Each case has its own module directory
+-- (WBL_LUA_DIR) and cache (WBL_CACHE).
 local core = require "wbl.core"
 local util = require "wbl.util"
 
@@ -45,7 +47,18 @@ local function checksum(s)
   h = (h ~ (h >> 29)) * P3
   return h ~ (h >> 32)
 end
-local function entry(bytecode) return "wblchnk1" .. string.pack("=i8", checksum(bytecode)) .. bytecode end
+-- An entry: bytecode compiled from source (or lengths that say otherwise).
+local function entry(bytecode, source, srclen, codelen)
+  local summed = string.pack("=I8I8", srclen or #source, codelen or #bytecode) .. bytecode
+  return "wblchnk2" .. string.pack("=i8", checksum(summed)) .. summed .. source
+end
+
+-- An entry's parts: magic, checksum, source length, bytecode length,
+-- bytecode, source.
+local function parts(data)
+  local magic, sum, srclen, codelen, at = string.unpack("=c8i8I8I8", data)
+  return magic, sum, srclen, codelen, data:sub(at, at + codelen - 1), data:sub(at + codelen)
+end
 
 -- A case's files: lua/ccprobe.lua (the module), cache/ (WBL_CACHE).
 local function world()
@@ -96,11 +109,19 @@ describe("build/wbl's chunk cache #unit", function()
     assert.equal(tonumber("700", 8), st.mode)
     local names = entries(w)
     assert.equal(1, #names)
-    assert.matches("^%x+%-%x+%.luac$", names[1])
-    assert.equal(16 + 1 + 64 + 5, #names[1])
+    assert.matches("^%x+%.luac$", names[1])
+    assert.equal(64 + 5, #names[1])
     local a = assert(core.fs.stat(w.cache .. "/" .. names[1]))
     assert.equal(tonumber("600", 8), a.mode)
-    assert.equal("wblchnk1", read(w.cache .. "/" .. names[1]):sub(1, 8))
+    local data = read(w.cache .. "/" .. names[1])
+    local magic, sum, srclen, codelen, bytecode, source = parts(data)
+    assert.equal("wblchnk2", magic)
+    assert.equal("return 'A'\n", source)
+    assert.equal(#source, srclen)
+    assert.equal(#bytecode, codelen)
+    assert.equal("\27Lua", bytecode:sub(1, 4))
+    assert.equal(data, entry(bytecode, source)) -- the checksum, as above
+    assert.equal(sum, checksum(data:sub(17, 32 + codelen)))
 
     -- again: the same entry, not written again (rename would give a new inode)
     out = run(w, PROBE)
@@ -112,35 +133,65 @@ describe("build/wbl's chunk cache #unit", function()
     H.sh("touch -d @1000000000 " .. H.q(w.probe))
     out = run(w, PROBE)
     assert.equal("B", out)
-    -- one entry per file: the new version's replaced the old one
-    local after = entries(w)
-    assert.equal(1, #after)
-    assert.are_not.equal(names[1], after[1])
-    assert.equal(names[1]:sub(1, 17), after[1]:sub(1, 17))
+    -- one entry per file, named by its path: the new version replaced the old
+    assert.same(names, entries(w))
+    local b = assert(core.fs.stat(w.cache .. "/" .. names[1]))
+    assert.are_not.equal(a.ino, b.ino)
+    assert.equal(tonumber("600", 8), b.mode)
+    assert.equal("return 'B'\n", select(6, parts(read(w.cache .. "/" .. names[1]))))
+    out = run(w, PROBE)
+    assert.equal("B", out)
+    assert.equal(b.ino, assert(core.fs.stat(w.cache .. "/" .. names[1])).ino) -- a hit
   end)
 
-  it("runs what the entry holds: a planted entry for the exact content is what runs", function()
+  it("keeps the file's bytes whole in the entry: a BOM and a #! line, line numbers right", function()
     local w = world()
-    local _, ea = probe(w, "return 'A'\n")
-    local _, eb = probe(w, "return 'B'\n")
-    assert.are_not.equal(ea, eb)
-    -- B's bytecode under the name of A's content
-    write(ea, read(eb))
-    assert(core.fs.chmod(ea, "0600"))
+    local script = w.dir .. "/bom.lua"
+    local src = "\xEF\xBB\xBF#!/usr/bin/env wbl\nprint(debug.getinfo(1, 'l').currentline)\n"
+    write(script, src)
+    local cmd = ("WBL_CACHE=%s %s %s"):format(H.q(w.cache), H.q(H.wbl), H.q(script))
+    for _ = 1, 2 do -- a miss, then a hit
+      local out, err, code = H.sh(cmd)
+      assert.equal(0, code, err)
+      assert.equal("2\n", out)
+      local names = entries(w)
+      assert.equal(1, #names)
+      assert.equal(src, select(6, parts(read(w.cache .. "/" .. names[1]))))
+    end
+  end)
+
+  it("runs what the entry holds, only for the exact source it stores", function()
+    local w = world()
+    local _, e = probe(w, "return 'B'\n")
+    local b = read(e)
+    -- the module's source is now A: B's entry stores B's source, not used
     write(w.probe, "return 'A'\n")
+    assert.equal("A", (run(w, PROBE)))
+    assert.equal("return 'A'\n", select(6, parts(read(e)))) -- mended
+    -- B's bytecode with A's source (the same length: only the source part
+    -- differs, which the checksum leaves out) is what runs
+    write(e, b:sub(1, -#"return 'B'\n" - 1) .. "return 'A'\n")
     assert.equal("B", (run(w, PROBE)))
     -- with the cache off, the source
     assert.equal("A", (run(w, PROBE, "")))
     -- our own entry, written by the spec (so its format is the one above)
     local bytecode = string.dump(load("return 'C'", "@" .. w.probe))
-    write(ea, entry(bytecode))
+    write(e, entry(bytecode, "return 'A'\n"))
     assert.equal("C", (run(w, PROBE)))
+    -- stored sources that differ from the file's bytes in any way: not used
+    for _, other in ipairs { "return 'X'\n", "return 'A'", "return 'A'\n\n", "",
+      "\xEF\xBB\xBFreturn 'A'\n", "#!/bin/wbl\nreturn 'A'\n" } do
+      write(e, entry(bytecode, other))
+      assert.equal("A", (run(w, PROBE)))
+      assert.equal("return 'A'\n", select(6, parts(read(e))))
+    end
   end)
 
   it("compiles the source again for a torn, damaged or foreign entry, and mends it", function()
     local w = world()
     local _, ea = probe(w, "return 'A'\n")
     local good = read(ea)
+    local src = "return 'A'\n"
     local bytecode = string.dump(load("return 'C'", "@" .. w.probe))
     local function planted_gives(data)
       write(ea, data)
@@ -148,28 +199,57 @@ describe("build/wbl's chunk cache #unit", function()
       assert.equal(0, code, err)
       return out
     end
+    local function flip(s, at) return s:sub(1, at - 1) .. string.char(s:byte(at) ~ 0x20) .. s:sub(at + 1) end
+    local plant = entry(bytecode, src)
     -- a valid plant is used (so the cases below can tell)
-    assert.equal("C", planted_gives(entry(bytecode)))
-    assert.equal("A", planted_gives(entry(bytecode):sub(1, 40)))   -- truncated
+    assert.equal("C", planted_gives(plant))
+    assert.equal("A", planted_gives(plant:sub(1, 40)))             -- truncated
     assert.equal(good, read(ea))                                   -- written again
-    local bad = entry(bytecode)
-    local at = #bad // 2
-    bad = bad:sub(1, at - 1) .. string.char(bad:byte(at) ~ 0x20) .. bad:sub(at + 1)
-    assert.equal("A", planted_gives(bad))                          -- one bit flipped
+    assert.equal("A", planted_gives(plant:sub(1, -2)))             -- the source cut short
+    assert.equal("A", planted_gives(plant:sub(1, 32 + #bytecode))) -- no source
+    assert.equal("A", planted_gives(plant .. "\n"))                -- a byte more
+    assert.equal("A", planted_gives(flip(plant, 32 + #bytecode // 2))) -- a bit of the bytecode
+    assert.equal("A", planted_gives(flip(plant, 12)))              -- of the checksum
+    assert.equal("A", planted_gives(flip(plant, 17)))              -- of a length
+    assert.equal("A", planted_gives(flip(plant, #plant - 3)))      -- of the source
+    assert.equal("A", planted_gives(flip(plant, 2)))               -- of the magic
+    -- lengths that lie, their checksum right:
+    -- their sum the entry's size, the source's not the file's
+    assert.equal("A", planted_gives(entry(bytecode, src, #src + 1, #bytecode - 1)))
+    -- the source's the file's, the bytecode's one more (a byte of the source)
+    assert.equal("A", planted_gives(entry(bytecode, src .. "\n", #src, #bytecode + 1)))
+    -- longer than the entry
+    assert.equal("A", planted_gives(entry(bytecode, src, #src, #bytecode + 1)))
+    assert.equal("A", planted_gives(entry(bytecode, src, #src + 1, #bytecode)))
+    assert.equal("A", planted_gives(entry(bytecode, src, 1 << 63, #bytecode)))
     assert.equal("A", planted_gives(""))                           -- empty
     assert.equal("A", planted_gives(("x"):rep(200)))               -- not ours
+    -- format 1 ("wblchnk1", a checksum of the bytecode, the bytecode)
+    assert.equal("A", planted_gives("wblchnk1" .. string.pack("=i8", checksum(bytecode)) .. bytecode))
     -- Lua's header check: bytecode of another version (0x53), checksum right
     assert.equal(0x54, bytecode:byte(5))
-    assert.equal("A", planted_gives(entry(bytecode:sub(1, 4) .. "\x53" .. bytecode:sub(6))))
+    assert.equal("A", planted_gives(entry(bytecode:sub(1, 4) .. "\x53" .. bytecode:sub(6), src)))
     assert.equal(good, read(ea))
   end)
 
-  -- B's bytecode under the name of A's content, the module's source A.
+  it("leaves format 1's entries alone: neither read nor removed", function()
+    local w = world()
+    local _, e = probe(w, "return 'A'\n")
+    local old = w.cache .. "/" .. ("0"):rep(16) .. "-" .. ("1"):rep(64) .. ".luac"
+    assert(core.fs.write_file(old, "wblchnk1", "creat,excl", "0600"))
+    write(w.probe, "return 'B'\n")
+    assert.equal("B", (run(w, PROBE)))
+    assert.equal("return 'B'\n", select(6, parts(read(e))))
+    assert.equal("wblchnk1", read(old))
+  end)
+
+  -- B's bytecode stored with A's source, a new file with mode (0600), the
+  -- module's source A.
   local function plant(w, mode)
-    local _, ea = probe(w, "return 'A'\n")
-    local _, eb = probe(w, "return 'B'\n")
-    local b = read(eb)
-    assert.is_nil(core.fs.lstat(ea)) -- B's entry replaced it
+    local _, ea = probe(w, "return 'B'\n")
+    local b = read(ea)
+    b = b:sub(1, -#"return 'B'\n" - 1) .. "return 'A'\n"
+    assert(os.remove(ea))
     assert(core.fs.write_file(ea, b, "creat,excl", mode or "0600"))
     assert(core.fs.chmod(ea, mode or "0600"))
     write(w.probe, "return 'A'\n")
