@@ -275,6 +275,14 @@ local function cache()
   end
 end
 
+-- Write bytes as the cache file dir/name, 0600, atomically (a reader sees
+-- no file or the whole one); a failure leaves no file (the cache is only
+-- a cache: the caller goes on without it).
+local function put(dir, name, bytes)
+  local tmp = ("%s/.%s.%d.tmp"):format(dir, name, core.proc.getpid())
+  if not (fs.write_file(tmp, bytes, nil, "0600") and fs.rename(tmp, dir .. "/" .. name)) then fs.unlink(tmp) end
+end
+
 -- The default profile, memoised ---------------------------------------------
 
 -- Converting docker's profile (~376 names) for a container's capabilities
@@ -367,10 +375,7 @@ function M.default(capabilities, opts)
   if file then -- atomically: a reader sees no file or the whole memo
     local key = M.key(p)
     keys[p] = key
-    local tmp = ("%s/.%s.profile.%d.tmp"):format(dir, inkey, core.proc.getpid())
-    if not (fs.write_file(tmp, util.serialise { profile = p, key = key }, nil, "0600") and fs.rename(tmp, file)) then
-      fs.unlink(tmp)
-    end
+    put(dir, inkey .. ".profile", util.serialise { profile = p, key = key })
   end
   return p
 end
@@ -393,8 +398,7 @@ function M.compile(profile)
     if not bytes then return nil, msg, en end
     bpf = bytes
     if file then -- atomically: a reader sees no file or the whole program
-      local tmp = ("%s/.%s.%d.tmp"):format(dir, key, core.proc.getpid())
-      if not (fs.write_file(tmp, bpf, nil, "0600") and fs.rename(tmp, file)) then fs.unlink(tmp) end
+      put(dir, key, bpf)
     end
   end
   compiled[profile] = bpf
