@@ -5,7 +5,7 @@
 --                may set it (M.set_root, e.g. from a --root option)
 --     containers/ID/   a container's state (state.lua, /etc files)
 --     networks/NAME/   a network's description, its leases, its lock
---     cache/seccomp/   compiled seccomp filters, by content (wbl.seccomp)
+--     cache/seccomp/   compiled seccomp filters, by content, and the default profile's conversions (wbl.seccomp)
 --   store        WBL_STORE, or /var/lib/wbl: images and write layers,
 --                data that outlives a reboot (wbl.image)
 --   home         where this library is installed (the project root, or
