@@ -81,9 +81,10 @@ describe("run.lua's messages and checks #priv", function()
 
   H.it_priv("/etc/hosts, resolv.conf and hostname are the container's own, writable", function()
     local name = H.name("etc")
+    -- the line is matched whole: the container's own line names its hex id, which can hold "db"
     local out, err, code = run { "--name", name, "--network", "none", "sh", "-c",
       "echo '10.9.9.9 db' >> /etc/hosts && echo 'nameserver 10.9.9.53' > /etc/resolv.conf && " ..
-      "echo renamed > /etc/hostname && grep -c db /etc/hosts && cat /etc/resolv.conf /etc/hostname" }
+      "echo renamed > /etc/hostname && grep -cx '10.9.9.9 db' /etc/hosts && cat /etc/resolv.conf /etc/hostname" }
     assert.equal(0, code, err)
     assert.equal("1\nnameserver 10.9.9.53\nrenamed\n", out)
     -- the copies in its state directory changed; the image's files did not
@@ -94,7 +95,7 @@ describe("run.lua's messages and checks #priv", function()
       assert.equal("", fs.read_file(H.rootfs .. "/etc/" .. f))
     end
     -- another container has its own
-    out, err, code = run { "--rm", "--network", "none", "sh", "-c", "grep -c db /etc/hosts; cat /etc/resolv.conf" }
+    out, err, code = run { "--rm", "--network", "none", "sh", "-c", "grep -cx '10.9.9.9 db' /etc/hosts; cat /etc/resolv.conf" }
     assert.equal(0, code, err)
     assert.equal("0\n", out)
     -- --read-only: they are too
