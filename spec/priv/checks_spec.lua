@@ -95,7 +95,8 @@ describe("run.lua's messages and checks #priv", function()
       assert.equal("", fs.read_file(H.rootfs .. "/etc/" .. f))
     end
     -- another container has its own
-    out, err, code = run { "--rm", "--network", "none", "sh", "-c", "grep -cx '10.9.9.9 db' /etc/hosts; cat /etc/resolv.conf" }
+    out, err, code = run { "--rm", "--network", "none", "sh", "-c",
+      "grep -cx '10.9.9.9 db' /etc/hosts; cat /etc/resolv.conf" }
     assert.equal(0, code, err)
     assert.equal("0\n", out)
     -- --read-only: they are too
