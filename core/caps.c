@@ -125,9 +125,14 @@ static void pushset(lua_State *L, uint64_t mask)
 
 /* The highest capability the running kernel has: cap_last_cap, or, when
  * /proc is not there (before it is mounted, or masked), the highest that
- * PR_CAPBSET_READ does not reject. */
+ * PR_CAPBSET_READ does not reject.  Found once per process (and kept by
+ * its forks): the kernel's number does not change while it runs, and
+ * dropping the bounding set asks for it once per capability. */
 static int last_cap(void)
 {
+  static int known = -1;
+  if (known >= 0)
+    return known;
   FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
   int n = -1;
   if (f) {
@@ -135,11 +140,10 @@ static int last_cap(void)
       n = -1;
     fclose(f);
   }
-  if (n >= 0 && n < 64)
-    return n;
-  for (n = 0; n < 63 && prctl(PR_CAPBSET_READ, n + 1, 0, 0, 0) >= 0; n++)
-    ;
-  return n;
+  if (!(n >= 0 && n < 64))
+    for (n = 0; n < 63 && prctl(PR_CAPBSET_READ, n + 1, 0, 0, 0) >= 0; n++)
+      ;
+  return known = n;
 }
 
 /***
