@@ -7,6 +7,11 @@
 -- to this file: state, layer, cgroups, network, the child waiting in its
 -- namespaces), start it, wait, destroy it.  What happens inside the
 -- container is init.lua and process.lua, next to this file too.
+
+-- A start makes little garbage and is over in milliseconds: the Lua
+-- collector stays off (its passes would cost more than they free);
+-- wbl.container.wait turns it on where a long life begins (-t, -d).
+collectgarbage("stop")
 local wbl = require "wbl"
 
 local here = arg[0]:match("^(.*)/[^/]*$") or "."

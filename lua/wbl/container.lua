@@ -111,6 +111,9 @@ function M.wait(c)
   -- with -t, the copy between the caller's terminal and the container's
   -- runs while it waits (wbl.tty)
   local pump = (c._tty and c._tty:pump()) or (c._log and c._log:pump()) -- -t, or -d's log
+  -- a pump copies for as long as the container lives: its garbage must go
+  -- (run.lua stops the collector for the start)
+  if pump then collectgarbage("restart") end
   local how, code, en = c._child:wait(pump)
   if not how then return nil, code, en end
   c.status = "stopped"
