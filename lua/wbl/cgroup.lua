@@ -216,6 +216,8 @@ local function enable(dir, ctls)
 end
 
 -- v1 cpuset: a new cgroup starts with no cpus and no mems; take the parent's.
+-- (A parent wbl makes has cgroup.clone_children set: the kernel copies
+-- them into each new child, and this only reads.)
 local function cpuset_inherit(dir)
   for _, f in ipairs({ "cpuset.cpus", "cpuset.mems" }) do
     local v = read(dir .. "/" .. f)
@@ -249,6 +251,7 @@ local function make_parent(d, parts)
     end
     if not d.v2 and has(d.controllers, "cpuset") then
       ok, msg, en = cpuset_inherit(dir)
+      if ok and made[#made] == dir then write(dir .. "/cgroup.clone_children", "1") end
       if not ok then return nil, msg, en, made end
     end
   end
@@ -352,27 +355,50 @@ function M.create(id, lim)
     M.remove(cg)
     return nil, m, e
   end
+  local function exists(path)
+    return fail(("%s exists: a container named %q is running, or left it behind " ..
+      "(wbl scripts/cleanup.lua removes leftovers)"):format(path, id), E.EEXIST)
+  end
   for _, d in ipairs(dirs) do
-    -- A concurrent wbl may remove an empty parent between our mkdirs:
-    -- ENOENT means "make the parent again".
     cg.dirs[#cg.dirs + 1] = d
     d.made = {}
-    for attempt = 1, 3 do
-      local made, m, e, partial = make_parent(d, parts)
+    local path = join(d.mount, lim.parent, id)
+    -- The parent is there (it stays, M.remove): one mkdir.  On cgroup2,
+    -- a controller the parent does not pass on is let through first.
+    local ok, m, e
+    ok, _, e = fs.mkdir(path, "0755")
+    if ok then
+      d.path = path
+      if d.v2 and #d.controllers > 0 then
+        local have = words(read(path .. "/cgroup.controllers"))
+        for _, ctl in ipairs(d.controllers) do
+          if not have[ctl] then
+            local made, m2, e2, partial = make_parent(d, parts)
+            for _, p in ipairs(made or partial or {}) do d.made[#d.made + 1] = p end
+            if not made then return fail(m2, e2) end
+            break
+          end
+        end
+      end
+    elseif e == E.EEXIST then
+      return exists(path)
+    end
+    -- No parent (ENOENT): the parents first, then the cgroup.  A
+    -- concurrent wbl may remove an empty parent between our mkdirs:
+    -- ENOENT again means "make the parent again".
+    for attempt = 1, d.path and 0 or 3 do
+      local made, partial
+      made, m, e, partial = make_parent(d, parts)
       for _, p in ipairs(made or partial or {}) do d.made[#d.made + 1] = p end
       if made then
-        local path = join(d.mount, lim.parent, id)
         made, m, e = fs.mkdir(path, "0755")
         if made then d.path = path break end
-        if e == E.EEXIST then
-          return fail(("%s exists: a container named %q is running, or left it behind " ..
-            "(wbl scripts/cleanup.lua removes leftovers)"):format(path, id), e)
-        end
+        if e == E.EEXIST then return exists(path) end
       end
       if e ~= E.ENOENT or attempt == 3 then return fail(m, e) end
     end
     if d.v2 then cg.v2 = d.path end
-    local ok, m, e = true
+    ok, m, e = true, nil, nil
     if not d.v2 and has(d.controllers, "cpuset") then ok, m, e = cpuset_inherit(d.path) end
     if ok then ok, m, e = apply(lim, d) end
     if not ok then return fail(m, e) end
