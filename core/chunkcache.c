@@ -15,12 +15,13 @@
  *         chunk name ("@path": the bytecode carries it, for messages and
  *         tracebacks).  No content: one entry per path, and a new version
  *         replaces the old one by the rename that writes it
- *   data  "wblchnk2"; a 64-bit checksum of the two lengths and the
+ *   data  "wblchnk3"; a 64-bit checksum of the two lengths and the
  *         bytecode (a torn or damaged file is seen, and compiled again: Lua
  *         does not check bytecode beyond its header, and bad bytecode can
  *         crash it); the source's length and the bytecode's (64-bit, native
- *         order); string.dump's output, not stripped (line numbers and
- *         names stay); the source, all the file's bytes as read (a UTF-8
+ *         order); string.dump's output without the names of locals (line
+ *         numbers, the source's name and upvalue names stay: see
+ *         strip_locals); the source, all the file's bytes as read (a UTF-8
  *         BOM and a #! line included)
  *
  * A load reads the file, then the entry; it checks the magic, the lengths
@@ -52,7 +53,8 @@
  * before.
  *
  * Entries of format 1 (CACHE/<16 hex>-<64 hex>.luac, at most one per path)
- * are neither read nor removed: finding them would take a readdir per
+ * and format 2 (another tag in the key: other names) are neither read nor
+ * removed: finding them would take a readdir per
  * write, and removing them would make an older wbl sharing the directory
  * compile every file on each run.  Deleting the cache is always safe.
  *
@@ -88,8 +90,8 @@
 #include "chunkcache.h"
 #include "wbl.h"
 
-#define TAG "wbl chunk cache 2"
-#define MAGIC "wblchnk2"
+#define TAG "wbl chunk cache 3"
+#define MAGIC "wblchnk3"
 #define HDR 32                          /* MAGIC, checksum, source and bytecode lengths */
 #define SUMMED 16                       /* the checksum covers from here to the source */
 #define MAX_FILE (64 * 1024 * 1024)     /* larger sources (or bytecode) are not cached */
@@ -339,8 +341,152 @@ static int dump_writer(lua_State *L, const void *p, size_t size, void *ud)
   return 0;
 }
 
+/* ---- the names of locals, left out -------------------------------------- */
+
+/* string.dump's output (Lua 5.4's format, ldump.c) rewritten in place
+ * without the names of local variables: each function's locvars count
+ * becomes 0 and its entries go.  Everything else stays as it was: the
+ * source name, line numbers (an error says file:line), upvalue names
+ * ("global 'x'" in messages).  Undumping interns every name it reads, and
+ * the names of locals are most of them: ~2% of a container's start.  What
+ * is lost: "(local 'x')" in an error message and "in local 'f'" in a
+ * traceback (WBL_CACHE= gives them back).  Returns the new length, or 0
+ * for anything not exactly that format (then the dump stays whole). */
+typedef struct {
+  unsigned char *p;
+  size_t n, r, w; /* length; read and write positions (w <= r) */
+  int bad;
+} Rewrite;
+
+static void rw_copy(Rewrite *s, size_t len)
+{
+  if (s->bad || len > s->n - s->r) {
+    s->bad = 1;
+    return;
+  }
+  memmove(s->p + s->w, s->p + s->r, len);
+  s->r += len, s->w += len;
+}
+
+/* A size (ldump.c's dumpSize: 7 bits a byte, most significant first, the
+ * last byte marked by 0x80), copied unless skip. */
+static size_t rw_size(Rewrite *s, int skip)
+{
+  size_t x = 0, start = s->r;
+  int b;
+  do {
+    if (s->bad || s->r >= s->n || x >> 50) {
+      s->bad = 1;
+      return 0;
+    }
+    b = s->p[s->r++];
+    x = (x << 7) | (size_t)(b & 0x7f);
+  } while (!(b & 0x80));
+  if (!skip) {
+    size_t len = s->r - start;
+    s->r = start;
+    rw_copy(s, len);
+  }
+  return x;
+}
+
+static void rw_string(Rewrite *s, int skip)
+{
+  size_t size = rw_size(s, skip); /* 0: none; else the length + 1 */
+  if (size == 0 || s->bad)
+    return;
+  if (size - 1 > s->n - s->r) {
+    s->bad = 1;
+  } else if (skip) {
+    s->r += size - 1;
+  } else {
+    rw_copy(s, size - 1);
+  }
+}
+
+static void rw_function(Rewrite *s, int depth)
+{
+  size_t i, k;
+  if (depth > 250) {
+    s->bad = 1;
+    return;
+  }
+  rw_string(s, 0);                /* source */
+  rw_size(s, 0);                  /* linedefined */
+  rw_size(s, 0);                  /* lastlinedefined */
+  rw_copy(s, 3);                  /* numparams, is_vararg, maxstacksize */
+  k = rw_size(s, 0);              /* code */
+  if (k > s->n / 4)
+    s->bad = 1;
+  else
+    rw_copy(s, k * 4);
+  k = rw_size(s, 0);              /* constants */
+  for (i = 0; i < k && !s->bad; i++) {
+    if (s->r >= s->n) {
+      s->bad = 1;
+      break;
+    }
+    int tag = s->p[s->r];
+    rw_copy(s, 1);
+    switch (tag) {
+    case 0x00: case 0x01: case 0x11: /* nil, false, true */
+      break;
+    case 0x03: case 0x13: /* integer, float: 8 bytes (the header says so) */
+      rw_copy(s, 8);
+      break;
+    case 0x04: case 0x14: /* short, long string */
+      rw_string(s, 0);
+      break;
+    default:
+      s->bad = 1;
+    }
+  }
+  k = rw_size(s, 0);              /* upvalues: instack, idx, kind */
+  if (k > s->n / 3)
+    s->bad = 1;
+  else
+    rw_copy(s, k * 3);
+  k = rw_size(s, 0);              /* nested functions */
+  for (i = 0; i < k && !s->bad; i++)
+    rw_function(s, depth + 1);
+  k = rw_size(s, 0);              /* debug: line info, a byte per instruction */
+  rw_copy(s, k);
+  k = rw_size(s, 0);              /* absolute line info: pc, line */
+  for (i = 0; i < k && !s->bad; i++) {
+    rw_size(s, 0);
+    rw_size(s, 0);
+  }
+  k = rw_size(s, 1);              /* locals: name, startpc, endpc: left out */
+  for (i = 0; i < k && !s->bad; i++) {
+    rw_string(s, 1);
+    rw_size(s, 1);
+    rw_size(s, 1);
+  }
+  if (!s->bad)
+    s->p[s->w++] = 0x80;          /* none */
+  k = rw_size(s, 0);              /* upvalue names */
+  for (i = 0; i < k && !s->bad; i++)
+    rw_string(s, 0);
+}
+
+static size_t strip_locals(unsigned char *p, size_t n)
+{
+  /* The header as this Lua writes it: signature, version 5.4, format 0,
+   * LUAC_DATA, sizes of Instruction, lua_Integer and lua_Number, then
+   * LUAC_INT and LUAC_NUM (8 bytes each); then the main function's
+   * number of upvalues. */
+  static const unsigned char head[] = "\x1bLua\x54\x00\x19\x93\r\n\x1a\n\x04\x08\x08";
+  if (n < 32 || memcmp(p, head, sizeof head - 1) != 0)
+    return 0;
+  Rewrite s = { p, n, 32, 32, 0 };
+  rw_function(&s, 0);
+  return s.bad || s.r != n ? 0 : s.w;
+}
+
 /* Write the function on top of the stack, compiled from the n bytes src,
- * as entry name (replacing the path's previous one); failures ignored. */
+ * as entry name (replacing the path's previous one); failures ignored.
+ * The function on the stack becomes the entry's (without the names of
+ * locals), so a miss behaves as the hits after it. */
 static void cache_put(lua_State *L, int dfd, const char *name, const char *src, size_t n)
 {
   static unsigned serial;
@@ -353,6 +499,21 @@ static void cache_put(lua_State *L, int dfd, const char *name, const char *src, 
   if (lua_dump(L, dump_writer, &d, 0) != 0 || d.n - HDR > MAX_FILE) {
     free(d.p);
     return;
+  }
+  size_t stripped = strip_locals((unsigned char *)d.p + HDR, d.n - HDR);
+  if (stripped) {
+    lua_Debug ar;
+    lua_pushvalue(L, -1);
+    lua_getinfo(L, ">S", &ar);
+    Chunk c = { d.p + HDR, stripped };
+    /* the same chunk name: the source (the entry's first string) */
+    if (lua_load(L, chunk_reader, &c, ar.source, "b") != LUA_OK) {
+      lua_pop(L, 1);
+      free(d.p);
+      return;
+    }
+    lua_replace(L, -2);
+    d.n = HDR + stripped;
   }
   uint64_t srclen = n, codelen = d.n - HDR;
   memcpy(d.p, MAGIC, 8);

@@ -1,9 +1,9 @@
 -- build/wbl loads Lua files (require, loadfile, dofile, the SCRIPT) through
 -- a cache of their compiled chunks, one per path, used only for the exact
 -- bytes compiled (core/chunkcache.c): CACHE/<sha256 of the format, Lua's
--- release, "@path">.luac = "wblchnk2", a checksum (of what follows up to
+-- release, "@path">.luac = "wblchnk3", a checksum (of what follows up to
 -- the source), the source's and the bytecode's lengths, string.dump's
--- output, the file's bytes.  Each case has its own module directory
+-- output without the names of locals, the file's bytes.  Each case has its own module directory
 -- (WBL_LUA_DIR) and cache (WBL_CACHE).
 local core = require "wbl.core"
 local util = require "wbl.util"
@@ -50,7 +50,7 @@ end
 -- An entry: bytecode compiled from source (or lengths that say otherwise).
 local function entry(bytecode, source, srclen, codelen)
   local summed = string.pack("=I8I8", srclen or #source, codelen or #bytecode) .. bytecode
-  return "wblchnk2" .. string.pack("=i8", checksum(summed)) .. summed .. source
+  return "wblchnk3" .. string.pack("=i8", checksum(summed)) .. summed .. source
 end
 
 -- An entry's parts: magic, checksum, source length, bytecode length,
@@ -115,7 +115,7 @@ describe("build/wbl's chunk cache #unit", function()
     assert.equal(tonumber("600", 8), a.mode)
     local data = read(w.cache .. "/" .. names[1])
     local magic, sum, srclen, codelen, bytecode, source = parts(data)
-    assert.equal("wblchnk2", magic)
+    assert.equal("wblchnk3", magic)
     assert.equal("return 'A'\n", source)
     assert.equal(#source, srclen)
     assert.equal(#bytecode, codelen)
@@ -355,18 +355,55 @@ describe("build/wbl's chunk cache #unit", function()
     local script = w.dir .. "/s.lua"
     write(script, "#!/usr/bin/env wbl\nlocal function f()\n  error('bang')\nend\nf()\n")
     local cmd = ("WBL_CACHE=%s %s %s"):format(H.q(w.cache), H.q(H.wbl), H.q(script))
-    H.sh(cmd)
+    local _, first = H.sh(cmd)
     assert.equal(2, #entries(w))
     local _, err = H.sh(cmd)
     local s = script:gsub("%p", "%%%0")
     assert.matches("^wbl: " .. s .. ":3: bang\n", err)
-    assert.matches("\n\t" .. s .. ":3: in local 'f'\n\t" .. s .. ":5: in main chunk", err)
+    -- the names of locals are not kept (the entry's bytecode, from the
+    -- first run on): a local function is named by its line; without the
+    -- cache, by its name
+    assert.matches("\n\t" .. s .. ":3: in function <" .. s .. ":2>\n\t" .. s .. ":5: in main chunk", err)
+    assert.equal(err, first)
+    _, off = H.sh(("WBL_CACHE= %s %s"):format(H.q(H.wbl), H.q(script)))
+    assert.matches("\n\t" .. s .. ":3: in local 'f'\n\t" .. s .. ":5: in main chunk", off)
     -- the same content elsewhere is another entry: the name is in the key
     local twin = w.dir .. "/twin.lua"
     write(twin, read(script))
     _, err = H.sh(("WBL_CACHE=%s %s %s"):format(H.q(w.cache), H.q(H.wbl), H.q(twin)))
     assert.matches("^wbl: " .. twin:gsub("%p", "%%%0") .. ":3: bang\n", err)
     assert.equal(3, #entries(w))
+  end)
+
+  it("runs bytecode without the names of locals as the source runs: every kind of constant, closures", function()
+    local w = world()
+    write(w.probe, table.concat({
+      "local M, big = {}, " .. ("%q"):format(("long string "):rep(8)) .. " -- a long string constant",
+      "local i, f, t, n = 9007199254740993, 0.1 + 2^-40, true, nil",
+      "local function outer(a, ...)",
+      "  local b = select('#', ...)",
+      "  return function(c) local d = a + b + c; return function() return d, i, f, t, n, false end end",
+      "end",
+      "function M.run()",
+      "  local out = {}",
+      "  for k = 1, 3 do out[#out + 1] = table.concat({ outer(k, 'x', 'y')(k * 0.5)() }, ',', 1, 3) end",
+      "  goto done",
+      "  ::done::",
+      "  return #big .. ';' .. table.concat(out, ';') .. ';' .. tostring(t) .. ';' .. tostring(n)",
+      "end",
+      "function M.bad() return undefined_global.x end",
+      "return M", "" }, "\n"))
+    local code_ = "local m = require('ccprobe'); io.write(m.run(), '|', select(2, pcall(m.bad)))"
+    local off = run(w, code_, "")
+    local miss = run(w, code_)
+    local hit = run(w, code_)
+    assert.equal(1, #entries(w))
+    assert.equal(off, miss)
+    assert.equal(off, hit)
+    -- the upvalue names stay: a global is still named so
+    local where = w.probe:gsub("%p", "%%%0")
+    assert.matches("|" .. where .. ":14: attempt to index a nil value %(global 'undefined_global'%)$", hit)
+    assert.matches("^96;", hit)
   end)
 
   it("keeps loadfile's and dofile's semantics: env, mode, missing files", function()
