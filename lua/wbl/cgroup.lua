@@ -27,6 +27,18 @@ local M = {}
 M.controllers = { "cpu", "cpuset", "memory", "pids" }
 M.v1_extra = { "cpuacct", "freezer", "devices" }
 
+--- Which v1 hierarchies a container joins (lim.hierarchies, from the
+-- spec's wbl.cgroups).  "all" (an OCI runtime's default, as runc and crun
+-- do): every one of the lists above.  "needed" (wbl's docker front end):
+-- memory (its usage, OOM kills) and devices (the device rules) always,
+-- the others only for a limit (cpu, cpuset, pids); where there is a
+-- cgroup2 directory (hybrid), it counts cpu usage and threads, freezes
+-- and kills, so cpuacct and freezer only on a host without one.  Each
+-- hierarchy costs a start ~0.07 ms (a mkdir, a join, a mount in the
+-- container, an rmdir); a limit set later (M.update) joins its
+-- hierarchy then.
+M.always = { memory = true, devices = true }
+
 --- The cfs period (us) --cpus is expressed in, as docker does.
 M.cpu_period = 100000
 
@@ -122,7 +134,7 @@ function M.limits(s)
   if id == "" then
     return nil, ("linux.cgroupsPath %q: expected [PARENT/]ID"):format(path), E.EINVAL
   end
-  local lim = { parent = parent }
+  local lim = { parent = parent, hierarchies = s.wbl and s.wbl.cgroups == "needed" and "needed" or nil }
   local mem, cpu = r.memory or {}, r.cpu or {}
   lim.memory = mem.limit
   lim.reservation = mem.reservation
@@ -168,18 +180,35 @@ local function plan(l, lim)
     d.options = not v2 and l.v1_options[mount] or nil -- (for M.mount_ns, in the container)
   end
   if l.unified then use(l.unified, nil, true) end
-  local where = {}
+  -- the v1 hierarchies this container joins (M.always)
+  local limited = {}
+  for _, n in ipairs(needs) do
+    if lim[n[1]] then limited[n[2]] = true end
+  end
+  local function wanted(ctl)
+    if lim.hierarchies ~= "needed" or M.always[ctl] or limited[ctl] then return true end
+    return (ctl == "cpuacct" or ctl == "freezer") and not l.unified
+  end
+  local where, skipped = {}, {}
   for _, ctl in ipairs(M.controllers) do
     if l.unified and l.v2[ctl] then
       use(l.unified, ctl, true)
       where[ctl] = l.unified
-    elseif l.v1[ctl] then
+    elseif l.v1[ctl] and wanted(ctl) then
       use(l.v1[ctl], ctl)
       where[ctl] = l.v1[ctl]
+    elseif l.v1[ctl] then
+      skipped[#skipped + 1] = l.v1[ctl]
     end
   end
   for _, ctl in ipairs(M.v1_extra) do
-    if l.v1[ctl] and not (l.unified and l.v2[ctl]) then use(l.v1[ctl], ctl) end
+    if l.v1[ctl] and not (l.unified and l.v2[ctl]) then
+      if wanted(ctl) then use(l.v1[ctl], ctl) else skipped[#skipped + 1] = l.v1[ctl] end
+    end
+  end
+  local unjoined = {}
+  for _, mount in ipairs(skipped) do
+    if not by_mount[mount] then unjoined[#unjoined + 1] = mount; by_mount[mount] = false end
   end
   for _, n in ipairs(needs) do
     if lim[n[1]] and not where[n[2]] then
@@ -188,7 +217,7 @@ local function plan(l, lim)
     end
   end
   if #dirs == 0 then return nil, "no cgroup file system is mounted", E.ENOENT end
-  return dirs
+  return dirs, unjoined
 end
 
 local function has(list, x)
@@ -346,10 +375,12 @@ function M.create(id, lim)
   lim = lim or { parent = "wbl" }
   local l, msg, en = M.layout()
   if not l then return nil, msg, en end
-  local dirs
-  dirs, msg, en = plan(l, lim)
-  if not dirs then return nil, msg, en end
-  local cg = { id = id, parent = lim.parent, kind = l.kind, dirs = {} }
+  local dirs, unjoined
+  dirs, unjoined, en = plan(l, lim)
+  if not dirs then return nil, unjoined, en end
+  -- unjoined: the v1 hierarchies it is not in (M.always), which a later
+  -- M.update may join (M.remove looks there too)
+  local cg = { id = id, parent = lim.parent, kind = l.kind, dirs = {}, unjoined = unjoined[1] and unjoined or nil }
   local parts = parent_parts(lim.parent)
   local function fail(m, e)
     M.remove(cg)
@@ -610,8 +641,19 @@ function M.remove(cg, timeout_ms)
   -- another container still uses it.  "wbl" itself stays (as docker's
   -- "docker" does): making and removing it in every hierarchy at every
   -- start cost ~0.4 ms; M.prune (scripts/cleanup.lua) removes it.
+  -- A hierarchy it was not in at create may have been joined since by
+  -- another process (an OCI update, M.update): that cgroup goes too.
+  local all = cg.dirs
+  if cg.unjoined then
+    all = table.move(cg.dirs, 1, #cg.dirs, 1, {})
+    for _, mount in ipairs(cg.unjoined) do
+      local known = false
+      for _, d in ipairs(cg.dirs) do known = known or d.mount == mount end
+      if not known and fs.rmdir(join(mount, cg.parent, cg.id)) then all[#all + 1] = { mount = mount } end
+    end
+  end
   local parts = parent_parts(cg.parent)
-  for _, d in ipairs(cg.dirs) do
+  for _, d in ipairs(all) do
     local made = {}
     for _, p in ipairs(d.made or {}) do made[p] = true end
     local chain, dir = {}, d.mount
@@ -647,6 +689,9 @@ function M.stats(cg)
   end
   local cs = kv(fs.read_file((cpu or cg.v2 or "") .. "/cpu.stat"))
   s.nr_periods, s.nr_throttled = cs.nr_periods, cs.nr_throttled
+  if not cs.usage_usec and cpu and cg.v2 then -- v1 cpu, cgroup2's usage (hybrid)
+    cs.usage_usec = kv(fs.read_file(cg.v2 .. "/cpu.stat")).usage_usec
+  end
   if cs.usage_usec then
     s.cpu_usec = cs.usage_usec
   elseif acct then
@@ -658,13 +703,69 @@ function M.stats(cg)
     s.oom_kill = ev.oom_kill
     s.memory = tonumber(read(mem .. "/memory.current") or read(mem .. "/memory.usage_in_bytes"))
   end
-  if pids then s.pids = tonumber(read(pids .. "/pids.current")) end
+  if pids then
+    s.pids = tonumber(read(pids .. "/pids.current"))
+  else -- not in the pids hierarchy (M.always): its threads, counted
+    local list = fs.read_file((cg.v2 or mem or "") .. (cg.v2 and "/cgroup.threads" or "/tasks"))
+    if list then s.pids = select(2, list:gsub("%d+", "")) end
+  end
   return s
+end
+
+-- A limit whose controller the container is not under (a v1 hierarchy
+-- it did not join, M.always): its cgroup made there, and every process of
+-- the container moved in (again, for what forked meanwhile, until none is
+-- left outside).  cg.dirs grows: the caller saves the state.
+local function extend(cg, lim)
+  local l, msg, en
+  for _, n in ipairs(needs) do
+    local ctl = n[2]
+    if lim[n[1]] and not M.dir(cg, ctl) then
+      if not l then
+        l, msg, en = M.layout()
+        if not l then return nil, msg, en end
+      end
+      local mount = l.v1[ctl]
+      if not mount then
+        return nil, ("%s: this host has no %s controller (neither in cgroup2 nor as a v1 mount)"):format(n[3], ctl),
+          E.ENOTSUP
+      end
+      local d
+      for _, x in ipairs(cg.dirs) do
+        if x.mount == mount then d = x end -- co-mounted (cpu,cpuacct) with one it is in
+      end
+      if d then
+        d.controllers[#d.controllers + 1] = ctl
+      else
+        d = { mount = mount, controllers = { ctl }, options = l.v1_options[mount], made = {} }
+        local made, m, e, partial = make_parent(d, parent_parts(cg.parent))
+        for _, p in ipairs(made or partial or {}) do d.made[#d.made + 1] = p end
+        local path = join(mount, cg.parent, cg.id)
+        if made then made, m, e = fs.mkdir(path, "0755") end
+        if made and ctl == "cpuset" then made, m, e = cpuset_inherit(path) end
+        if not made then return nil, m, e end
+        d.path = path
+        cg.dirs[#cg.dirs + 1] = d
+        local from = cg.v2 or M.dir(cg, "memory") or cg.dirs[1].path
+        for _ = 1, 100 do
+          local inside, moved = {}, 0
+          for _, pid in ipairs(M.pids(path)) do inside[pid] = true end
+          for _, pid in ipairs(M.pids(from)) do
+            if not inside[pid] and write(path .. "/cgroup.procs", pid) then moved = moved + 1 end
+          end
+          if moved == 0 then break end
+        end
+      end
+    end
+  end
+  return true
 end
 
 --- Change the limits of a container's cgroups (lim from M.limits: only
 -- what it holds is written).  An OCI runtime's update.
 function M.update(cg, lim)
+  local ok0, msg0, en0 = extend(cg, lim)
+  if not ok0 then return nil, msg0, en0 end
   for _, d in ipairs(cg.dirs) do
     if d.path then
       local ok, msg, en = apply(lim, d)

@@ -412,6 +412,8 @@ function M.spec(o, argv, id, image)
   -- a swap limit docker made up is skipped where the kernel has no swap accounting
   s.wbl.swap_implicit = o.memory and not o.memory_swap or nil
   s.linux.cgroupsPath = (o.cgroup_parent or "wbl") .. "/" .. id
+  -- on v1 hierarchies, only those its limits need (wbl.cgroup.always)
+  s.wbl.cgroups = "needed"
   -- The network.
   local mode = o.network or "bridge"
   s.wbl.network = mode

@@ -106,6 +106,74 @@ describe("cgroups #priv", function()
     end
   end)
 
+  -- The mount points of the hierarchies a container is in now.
+  local function mounts_of(cg)
+    local t = {}
+    for _, d in ipairs(cg.dirs) do t[#t + 1] = d.mount end
+    table.sort(t)
+    return t
+  end
+
+  H.it_priv("run joins the v1 hierarchies its limits need, memory and devices; a limit set later joins its own",
+    function()
+    if layout.kind == "v2" then
+      local name = H.name("hier")
+      local job = start("--name", name, "sh", "-c", "echo up; read x")
+      assert.equal("up", H.read_line(job))
+      assert.same({ layout.unified }, mounts_of((dirs(name)))) -- one hierarchy: all of it
+      assert.equal(0, stop(job))
+      return
+    end
+    local name = H.name("hier")
+    local job = start("--name", name, "sh", "-c", "echo up; sleep 30 & read x; echo next; sleep 0; echo forked")
+    assert.equal("up", H.read_line(job))
+    local cg = dirs(name)
+    local want = { layout.v1.memory, layout.v1.devices, layout.unified }
+    if not layout.unified then want[#want + 1] = layout.v1.freezer; want[#want + 1] = layout.v1.cpuacct end
+    local set = {}
+    for _, m in ipairs(want) do set[m] = true end
+    want = {}
+    for m in pairs(set) do want[#want + 1] = m end
+    table.sort(want)
+    assert.same(want, mounts_of(cg))
+    -- stats still count its cpu time and its threads (sh and the sleep)
+    local st = cgroup.stats(cg)
+    assert.equal(2, st.pids)
+    assert.is_number(st.cpu_usec)
+    -- a pids limit set now (an OCI update): its hierarchy joined, every process moved in, the limit applies
+    assert.is_nil(cgroup.dir(cg, "pids"))
+    local c = assert(require("wbl.state").load(name))
+    assert.same(mounts_of(cg), mounts_of(c.cgroup))
+    assert(cgroup.update(c.cgroup, { pids = 2 }))
+    assert(require("wbl.state").save(c))
+    local pdir = assert(cgroup.dir(c.cgroup, "pids"))
+    assert.equal("2", (fs.read_file(pdir .. "/pids.max"):gsub("%s+$", "")))
+    local procs = cgroup.pids(pdir)
+    assert.equal(2, #procs)
+    local _, n = dirs(name)
+    assert.equal(#want + 1, n)
+    -- a third process is refused by the kernel (sh exits 2): the limit
+    -- holds for the processes moved in
+    assert(job.inp:write("\n"))
+    assert.equal("next", H.read_line(job, 10000))
+    assert.equal(2, stop(job))
+    assert_gone(name) -- the joined hierarchy's cgroup goes with the others (its wbl did not join it)
+  end)
+
+  H.it_priv("--cpus, --cpuset-cpus, --pids-limit join their hierarchies (v1)", function()
+    if layout.kind == "v2" then return end
+    local name = H.name("hier2")
+    local job = start("--name", name, "--cpus", "1", "--cpuset-cpus", "0", "--pids-limit", "9",
+      "sh", "-c", "echo up; read x")
+    assert.equal("up", H.read_line(job))
+    local cg = dirs(name)
+    for _, ctl in ipairs { "cpu", "cpuset", "pids", "memory", "devices" } do
+      assert.is_not_nil(cgroup.dir(cg, ctl), ctl)
+    end
+    assert.equal(0, stop(job))
+    assert_gone(name)
+  end)
+
   H.it_priv("a process allocating twice the limit is OOM-killed: 137 #slow", function()
     local name = H.name("oom")
     local out, err, code = run("--name", name, "-m", "16m", "sh", "-c", hog(25))
