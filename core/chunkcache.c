@@ -540,14 +540,18 @@ static void cache_put(lua_State *L, int dfd, const char *name, const char *src, 
 
 /* ---- the loaders -------------------------------------------------------- */
 
-int wbl_loadfilex(lua_State *L, const char *filename, const char *mode)
+/* wbl_loadfilex, with filename already open as fd (or -1), which it closes. */
+static int loadfd(lua_State *L, int fd, const char *filename, const char *mode)
 {
   int top = lua_gettop(L);
   struct stat st;
-  int fd, dfd;
-  if (!filename || (mode && !strchr(mode, 't')) || (dfd = cache_dir()) < 0)
+  int dfd;
+  if (!filename || (mode && !strchr(mode, 't')) || (dfd = cache_dir()) < 0) {
+    if (fd >= 0)
+      close(fd);
     return luaL_loadfilex(L, filename, mode);
-  if ((fd = open(filename, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
+  }
+  if (fd < 0 && (fd = open(filename, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
     return luaL_loadfilex(L, filename, mode);
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_FILE) {
     close(fd);
@@ -608,6 +612,11 @@ int wbl_loadfilex(lua_State *L, const char *filename, const char *mode)
   return status;
 }
 
+int wbl_loadfilex(lua_State *L, const char *filename, const char *mode)
+{
+  return loadfd(L, -1, filename, mode);
+}
+
 static int l_loadfile(lua_State *L)
 {
   const char *fname = luaL_optstring(L, 1, NULL);
@@ -643,22 +652,44 @@ static int l_dofile(lua_State *L)
   return dofile_cont(L, 0, 0);
 }
 
-/* package.searchers[2]: upvalues package, the original package.searchpath. */
+/* package.searchers[2]: upvalue package.  package.searchpath's search
+ * (each template of package.path with '?' replaced by the name, its dots
+ * by '/': the first file that opens), but the file found stays open for
+ * the loader, not opened, closed and opened again; the same messages. */
 static int l_searcher(lua_State *L)
 {
   const char *name = luaL_checkstring(L, 1);
   lua_getfield(L, lua_upvalueindex(1), "path");
-  if (!lua_isstring(L, -1))
+  const char *path = lua_tostring(L, -1);
+  if (!path)
     return luaL_error(L, "'package.path' must be a string");
-  lua_pushvalue(L, lua_upvalueindex(2));
-  lua_pushvalue(L, 1);
-  lua_pushvalue(L, -3);
-  lua_call(L, 2, 2); /* searchpath(name, package.path) */
-  if (lua_isnil(L, -2))
-    return 1; /* the files tried */
-  lua_pop(L, 1);
+  const char *file = strchr(name, '.') ? luaL_gsub(L, name, ".", LUA_DIRSEP) : name;
+  const char *list = luaL_gsub(L, path, LUA_PATH_MARK, file); /* the names, ';' between */
+  int fd = -1;
+  const char *p = list;
+  while (*p) {
+    const char *end = strchr(p, *LUA_PATH_SEP);
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    if (n > 0) {
+      lua_pushlstring(L, p, n);
+      fd = open(lua_tostring(L, -1), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+      if (fd >= 0)
+        break;
+      lua_pop(L, 1);
+    }
+    p += n + (end != NULL);
+  }
+  if (fd < 0) { /* the files tried, as searchpath says it */
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "no file '");
+    luaL_addgsub(&b, list, LUA_PATH_SEP, "'\n\tno file '");
+    luaL_addstring(&b, "'");
+    luaL_pushresult(&b);
+    return 1;
+  }
   const char *filename = lua_tostring(L, -1);
-  if (wbl_loadfilex(L, filename, NULL) != LUA_OK)
+  if (loadfd(L, fd, filename, NULL) != LUA_OK)
     return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", name, filename,
                       lua_tostring(L, -1));
   lua_pushvalue(L, -2);
@@ -674,8 +705,7 @@ void wbl_chunkcache_install(lua_State *L)
   lua_getglobal(L, "package");
   lua_getfield(L, -1, "searchers");
   lua_pushvalue(L, -2);
-  lua_getfield(L, -3, "searchpath");
-  lua_pushcclosure(L, l_searcher, 2);
+  lua_pushcclosure(L, l_searcher, 1);
   lua_rawseti(L, -2, 2);
   lua_pop(L, 2);
 }

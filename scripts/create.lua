@@ -43,11 +43,10 @@ step("layer", wbl.layer.create(c))
 step("volumes", wbl.overlay.prepare_volumes(s.wbl.volume_sources, userns and wbl.userns.root_ids(s)))
 
 -- The cgroups: the limits, and the handle that kills every process the
--- container makes when it ends (wbl.cgroup).
-c.cgroup = step("cgroup", wbl.cgroup.create(cg_id, limits))
--- The device rules, before any process is in the cgroups (wbl.devices).
-step("device rules", wbl.devices.apply(c))
-step("state", wbl.state.save(c))
+-- container makes when it ends (wbl.cgroup).  Here its cgroup2 directory,
+-- where the clone puts the child (on a cgroup2 host: all of it); the v1
+-- hierarchies of a hybrid or v1 host after the clone (below).
+c.cgroup = step("cgroup", wbl.cgroup.create(cg_id, limits, true))
 
 -- The network (wbl.net): an address leased on the bridge (the default
 -- network is made on first use), and /etc/hosts, hostname, resolv.conf.
@@ -67,6 +66,13 @@ elseif s.process.terminal then c._tty = step("terminal", wbl.tty.new(s.wbl.inter
 -- root could not reach them), its maps written once cloned (wbl.userns).
 if userns then step("user namespace mounts", wbl.userns.prepare(c)) end
 step("clone", (c._userns and wbl.userns.clone or wbl.container.clone)(c, function() return init(c, tail) end))
+
+-- The child mounts its root meanwhile, and waits for our go (start) before
+-- it joins its cgroups (init.lua): its v1 cgroups (in a user namespace we
+-- put it there), then the device rules, before any code of its own runs.
+step("cgroup v1", wbl.cgroup.finish(c.cgroup, limits, c._userns and c.pid))
+step("device rules", wbl.devices.apply(c))
+step("state", wbl.state.save(c))
 step("hook cloned", wbl.hooks.run(c, "cloned"))
 
 -- Its veth (the other end is made in its namespace as eth0), and -p.

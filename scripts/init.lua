@@ -1,8 +1,11 @@
 -- scripts/init.lua: the container side.  create.lua clones a child that
 -- runs this (PID 1 of its PID namespace, alone in new mount, UTS, IPC,
--- network and cgroup namespaces) once the host side has said go.  Each
--- line is one step; reorder, skip or add steps here.  A failing step
--- stops the container with exit status 125 and names itself.
+-- network and cgroup namespaces) at once: its first mounts need nothing
+-- more of the host, which meanwhile makes its cgroups; then it waits for
+-- the host's go ("wait for the host").  Each line is one step; reorder,
+-- skip or add steps here (a step that needs the host's cgroups or
+-- network goes after the wait).  A failing step stops the container with
+-- exit status 125 and names itself.
 --
 --   init(c, tail)   c: the container (c.spec: what it is); tail: process.lua
 local wbl = require "wbl"
@@ -18,15 +21,6 @@ local s = c.spec
 -- In a user namespace (--userns=auto), first become its root (wbl.userns).
 if c._userns then step("user namespace root", wbl.userns.become_root(c)) end
 
--- Into our own cgroups, before anything else runs: the cgroup2 one is
--- done (clone3 put us there); v1 hierarchies (hybrid hosts) we join here,
--- cheaply, as only the process itself can (wbl.cgroup.join).  Skip this
--- and the limits of a v1 host do not apply.  (In a user namespace, whose
--- root may not write the host's cgroup files, the host placed us.)
--- Then a cgroup namespace rooted there: the container sees them as "/".
-if c.cgroup and not c._userns then step("join cgroups", cgroup.join(c.cgroup)) end
-if c.cgroup then step("cgroup namespace", cgroup.unshare_ns()) end
-
 -- Nothing mounted from here on may reach the host.
 step("make mounts private", rootfs.make_private(s.linux.rootfsPropagation))
 -- A user namespace's layers, opened by the host, attached here (wbl.userns).
@@ -34,10 +28,30 @@ if c._userns then step("user namespace layers", wbl.userns.attach(c)) end
 
 -- The root (the image's layers under the container's write layer), the
 -- /etc files (a volume on /etc hides them), then the spec's mounts in
--- order: /proc, /sys, its cgroups, /dev, /tmp, volumes, tmpfs.
+-- order: /proc, /sys, /dev, /tmp, its cgroups, volumes, tmpfs; the first
+-- of its cgroups waits for the host (below).
 step("mount the overlay root " .. c.root, overlay.mount_root(c))
 if c.net then step("/etc/hosts, hostname, resolv.conf", net.bind_etc(c)) end
-for _, m in ipairs(s.mounts) do step("mount " .. m.destination, rootfs.mount(c, m)) end
+local joined = false
+local function join_cgroups()
+  if joined then return end
+  joined = true
+  -- The host's go: our cgroups are made, the device rules written.
+  step("wait for the host", wbl.proc.await_go())
+  -- Into our own cgroups, before any code of the container runs: the
+  -- cgroup2 one is done (clone3 put us there); v1 hierarchies (hybrid
+  -- hosts) we join here, cheaply, as only the process itself can
+  -- (wbl.cgroup.join).  Skip this and the limits of a v1 host do not
+  -- apply.  (In a user namespace the host placed us.)  Then a cgroup
+  -- namespace rooted there: the container sees them as "/".
+  if c.cgroup and not c._userns then step("join cgroups", cgroup.join(c.cgroup)) end
+  if c.cgroup then step("cgroup namespace", cgroup.unshare_ns()) end
+end
+for _, m in ipairs(s.mounts) do
+  if m.type == "cgroup" or m.type == "cgroup2" then join_cgroups() end
+  step("mount " .. m.destination, rootfs.mount(c, m))
+end
+join_cgroups()
 step("devices", rootfs.devices(c.root, s.linux.devices))
 step("sysctl", rootfs.sysctl(c.root, s.linux.sysctl))
 step("masked paths", rootfs.mask(c.root, s.linux.maskedPaths))

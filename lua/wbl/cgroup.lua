@@ -364,14 +364,69 @@ local function apply(lim, d)
   return true
 end
 
+-- Make PARENT/ID in the hierarchy of d (d.path once made, d.made the
+-- parents made), controllers enabled on the way (v2), limits written.
+local function make(cg, d, lim)
+  local path = join(d.mount, cg.parent, cg.id)
+  local parts = parent_parts(cg.parent)
+  local function exists()
+    return nil, ("%s exists: a container named %q is running, or left it behind " ..
+      "(wbl scripts/cleanup.lua removes leftovers)"):format(path, cg.id), E.EEXIST
+  end
+  d.made = d.made or {}
+  -- The parent is there (it stays, M.remove): one mkdir.  On cgroup2,
+  -- a controller the parent does not pass on is let through first.
+  local ok, _, e = fs.mkdir(path, "0755")
+  local m
+  if ok then
+    d.path = path
+    if d.v2 and #d.controllers > 0 then
+      local have = words(read(path .. "/cgroup.controllers"))
+      for _, ctl in ipairs(d.controllers) do
+        if not have[ctl] then
+          local made, m2, e2, partial = make_parent(d, parts)
+          for _, p in ipairs(made or partial or {}) do d.made[#d.made + 1] = p end
+          if not made then return nil, m2, e2 end
+          break
+        end
+      end
+    end
+  elseif e == E.EEXIST then
+    return exists()
+  end
+  -- No parent (ENOENT): the parents first, then the cgroup.  A
+  -- concurrent wbl may remove an empty parent between our mkdirs:
+  -- ENOENT again means "make the parent again".
+  for attempt = 1, d.path and 0 or 3 do
+    local made, partial
+    made, m, e, partial = make_parent(d, parts)
+    for _, p in ipairs(made or partial or {}) do d.made[#d.made + 1] = p end
+    if made then
+      made, m, e = fs.mkdir(path, "0755")
+      if made then d.path = path break end
+      if e == E.EEXIST then return exists() end
+    end
+    if e ~= E.ENOENT or attempt == 3 then return nil, m, e end
+  end
+  if d.v2 then cg.v2 = d.path end
+  ok, m, e = true, nil, nil
+  if not d.v2 and has(d.controllers, "cpuset") then ok, m, e = cpuset_inherit(d.path) end
+  if ok then ok, m, e = apply(lim, d) end
+  if not ok then return nil, m, e end
+  return true
+end
+
 --- Create the container's cgroups: PARENT/ID in every hierarchy used,
 -- controllers enabled on the way (v2), limits written.  On failure what
 -- was made is removed again.
 -- @param id the container id
 -- @param lim from M.limits (nil: no limits, tracking only)
+-- @param later true: the v1 hierarchies' only planned (d.pending; the
+--   path to join is d.want), made by M.finish.  The cgroup2 one, where
+--   clone puts the child, is made now.
 -- @return a description (plain data): { id, parent, dirs = { {path, mount,
 --   v2, controllers, made} ... }, v2 = path of the cgroup2 directory }
-function M.create(id, lim)
+function M.create(id, lim, later)
   lim = lim or { parent = "wbl" }
   local l, msg, en = M.layout()
   if not l then return nil, msg, en end
@@ -381,60 +436,36 @@ function M.create(id, lim)
   -- unjoined: the v1 hierarchies it is not in (M.always), which a later
   -- M.update may join (M.remove looks there too)
   local cg = { id = id, parent = lim.parent, kind = l.kind, dirs = {}, unjoined = unjoined[1] and unjoined or nil }
-  local parts = parent_parts(lim.parent)
-  local function fail(m, e)
-    M.remove(cg)
-    return nil, m, e
-  end
-  local function exists(path)
-    return fail(("%s exists: a container named %q is running, or left it behind " ..
-      "(wbl scripts/cleanup.lua removes leftovers)"):format(path, id), E.EEXIST)
-  end
   for _, d in ipairs(dirs) do
     cg.dirs[#cg.dirs + 1] = d
-    d.made = {}
-    local path = join(d.mount, lim.parent, id)
-    -- The parent is there (it stays, M.remove): one mkdir.  On cgroup2,
-    -- a controller the parent does not pass on is let through first.
-    local ok, m, e
-    ok, _, e = fs.mkdir(path, "0755")
-    if ok then
-      d.path = path
-      if d.v2 and #d.controllers > 0 then
-        local have = words(read(path .. "/cgroup.controllers"))
-        for _, ctl in ipairs(d.controllers) do
-          if not have[ctl] then
-            local made, m2, e2, partial = make_parent(d, parts)
-            for _, p in ipairs(made or partial or {}) do d.made[#d.made + 1] = p end
-            if not made then return fail(m2, e2) end
-            break
-          end
-        end
+    if later and not d.v2 then
+      d.pending, d.want = true, join(d.mount, lim.parent, id)
+    else
+      local ok, m, e = make(cg, d, lim)
+      if not ok then
+        M.remove(cg)
+        return nil, m, e
       end
-    elseif e == E.EEXIST then
-      return exists(path)
     end
-    -- No parent (ENOENT): the parents first, then the cgroup.  A
-    -- concurrent wbl may remove an empty parent between our mkdirs:
-    -- ENOENT again means "make the parent again".
-    for attempt = 1, d.path and 0 or 3 do
-      local made, partial
-      made, m, e, partial = make_parent(d, parts)
-      for _, p in ipairs(made or partial or {}) do d.made[#d.made + 1] = p end
-      if made then
-        made, m, e = fs.mkdir(path, "0755")
-        if made then d.path = path break end
-        if e == E.EEXIST then return exists(path) end
-      end
-      if e ~= E.ENOENT or attempt == 3 then return fail(m, e) end
-    end
-    if d.v2 then cg.v2 = d.path end
-    ok, m, e = true, nil, nil
-    if not d.v2 and has(d.controllers, "cpuset") then ok, m, e = cpuset_inherit(d.path) end
-    if ok then ok, m, e = apply(lim, d) end
-    if not ok then return fail(m, e) end
   end
   return cg
+end
+
+--- The cgroups M.create(..., later) left to make: made now (on failure
+-- the caller's teardown, M.remove, takes what was); with pid, that
+-- process is put into them (a user namespace's PID 1: its root may not
+-- write the host's cgroup files).
+function M.finish(cg, lim, pid)
+  lim = lim or { parent = cg.parent }
+  for _, d in ipairs(cg.dirs) do
+    if d.pending then
+      local ok, m, e = make(cg, d, lim)
+      if not ok then return nil, m, e end
+      d.pending, d.want = nil, nil
+    end
+  end
+  if pid then return M.add(cg, pid) end
+  return true
 end
 
 --- The options for wbl.proc.spawn that place the child at clone time
@@ -471,10 +502,13 @@ end
 -- period (10-20 ms) unless another migration happened just before.
 -- (wbl.container.clone leaves the v1 hierarchies to this.)
 function M.join(cg)
+  -- a child spawned early: the host makes the v1 cgroups meanwhile (M.finish)
+  require("wbl.proc").await_go()
   for _, d in ipairs(cg.dirs) do
     local ok, msg, en = true
-    if not d.v2 then ok, msg, en = write(d.path .. "/tasks", 0)
-    elseif not cg.placed then ok, msg, en = write(d.path .. "/cgroup.procs", core.proc.getpid()) end
+    local path = d.path or d.want
+    if not d.v2 then ok, msg, en = write(path .. "/tasks", 0)
+    elseif not cg.placed then ok, msg, en = write(path .. "/cgroup.procs", core.proc.getpid()) end
     if not ok then return nil, msg, en end
   end
   return true

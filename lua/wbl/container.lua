@@ -48,9 +48,11 @@ function M.check_tty()
 end
 
 --- Clone the container's PID 1 into the spec's namespaces (into its
--- cgroup2 directory at once where it can), waiting for M.start; in a
--- user namespace, put it in its v1 cgroups (otherwise init.lua's first
--- steps join them).  fn() is what it runs once let go (init.lua).
+-- cgroup2 directory at once where it can); it runs fn (init.lua) at once,
+-- and waits for M.start (its go) where a step needs what the host makes
+-- after the clone (wbl.proc.await_go: its v1 cgroups, wbl.cgroup.finish;
+-- the network), so its first mounts and our last steps run side by side.
+-- In a user namespace it waits for go first (its maps come from here).
 function M.clone(c, fn)
   local cgroup = require "wbl.cgroup"
   local placement = {}
@@ -60,6 +62,7 @@ function M.clone(c, fn)
     if not placement then return nil, msg, en end
   end
   for k, v in pairs(c._spawn or {}) do placement[k] = v end -- wbl.proc.spawn's opts (OCI: survive, report)
+  placement.early = not c._userns
   local flags = spec.clone_flags(c.spec, util.exists("/proc/self/ns/cgroup"))
   local stdio = c._stdio -- a detached container's output: its supervisor's pipes
   -- namespaces given by path (OCI): a pid namespace is entered here, for
@@ -80,14 +83,10 @@ function M.clone(c, fn)
   c._child = child
   c.pid, c.init = child.pid, proc.identity(child.pid)
   c.status = "created"
-  local ok
   -- The v1 hierarchies: PID 1 joins them itself (init.lua, wbl.cgroup.join:
   -- no global lock, no RCU grace period), unless it is in a user namespace,
-  -- whose root may not write the host's cgroup files: then here, before go.
-  if c.cgroup and c._userns then
-    ok, msg, en = cgroup.add(c.cgroup, child.pid)
-    if not ok then return nil, msg, en end
-  end
+  -- whose root may not write the host's cgroup files: then wbl.cgroup.finish
+  -- (create.lua) puts it there, before go.
   -- A PID 1 that dies with this process (not placement.survive: its
   -- pdeathsig) is recorded by the save at start; one that would outlive
   -- us (OCI create) is recorded now, so that no process of the container

@@ -202,9 +202,10 @@ function M.v1_writes(rules)
   return out
 end
 
---- Host side, after the cgroups are made and before the child is cloned
--- into them: the spec's device rules, enforced by the kernel (see the
--- top for where).  No rules or no cgroups: nothing to do.
+--- Host side, after the cgroups are made and before the child's go (it
+-- joins them, or runs any code of the container, only after it): the
+-- spec's device rules, enforced by the kernel (see the top for where).
+-- No rules or no cgroups: nothing to do.
 -- @return true, or nil, message, errno
 function M.apply(c)
   local r = c.spec.linux.resources

@@ -169,6 +169,7 @@ end
 --- eth0: the address, up, the default route via the bridge.
 function M.configure(n)
   if not n or not n.ip then return true end
+  require("wbl.proc").await_go() -- (a child spawned early: the host moves the veth in first)
   local nl <close>, msg, en = core.nl.open()
   if not nl then return nil, msg, en end
   local ok

@@ -25,6 +25,7 @@ end
 -- when argv[1] has no '/'.
 -- Returns only on failure: nil, message, errno, exit status (127 / 126).
 function M.exec(argv, env)
+  M.await_go() -- (a child spawned early: never the command before go)
   local list, path = {}, nil
   for k, v in pairs(env or {}) do
     if type(k) == "number" then
@@ -137,6 +138,23 @@ end
 local Child = {}
 Child.__index = Child
 
+-- In a child spawned with opts.early, until M.await_go: the read end of
+-- its parent's go.
+local go_fd
+
+--- In a child spawned with opts.early: wait for the parent's go (once;
+-- later calls, and calls in any other process, return at once).  A
+-- parent that gave up (or died) instead: the child exits, 125.
+function M.await_go()
+  local r = go_fd
+  if not r then return true end
+  go_fd = nil
+  local go = r:read(1)
+  r:close()
+  if go ~= "g" then P._exit(125) end
+  return true
+end
+
 --- Clone a child into the namespaces ns (e.g. "mnt,pid,uts,ipc,net").
 -- The child blocks until child:go(); then it runs fn().  If fn raises,
 -- the child prints the error and exits with its code (125 by default).
@@ -146,6 +164,9 @@ Child.__index = Child
 -- exits, the caller's conmon is the parent): no pdeathsig.
 -- opts.report: where the child's error goes (an object with :write(s);
 -- default io.stderr).
+-- opts.early: the child runs fn at once, and waits for go where fn calls
+-- M.await_go (steps that need nothing more of the parent go first, while
+-- it finishes its own); M.exec waits for it in any case.
 function M.spawn(ns, fn, opts)
   opts = opts or {}
   local r, w, pipe_errno = core.fd.pipe()
@@ -168,9 +189,8 @@ function M.spawn(ns, fn, opts)
     w:close()
     P.sigprocmask("set", old)
     if not opts.survive then P.prctl("pdeathsig", "SIGKILL") end -- wbl killed: the container goes too
-    local go = r:read(1)
-    r:close()
-    if go ~= "g" then P._exit(125) end -- the parent gave up (or died)
+    go_fd = r
+    if not opts.early then M.await_go() end
     local ok, err = xpcall(fn, require("wbl.errors").handler)
     local code = 125
     if ok then
@@ -187,9 +207,17 @@ function M.spawn(ns, fn, opts)
   return setmetatable({ pid = pid, sync = w, mask = old }, Child)
 end
 
---- Let the child run.
+--- Let the child run.  A child spawned early that already ended (a step
+-- failed: it said so) has closed its end: EPIPE, and its SIGPIPE taken
+-- here rather than left to end us; its wait tells the rest.
 function Child:go()
+  local old = P.sigprocmask("block", { "SIGPIPE" })
   local ok, msg, en = self.sync:write("g")
+  if not ok and en == E.EPIPE then
+    P.sigwait({ "SIGPIPE" }, 0)
+    ok = true
+  end
+  P.sigprocmask("set", old)
   self.sync:close()
   if not ok then return nil, msg, en end
   return true

@@ -38,8 +38,6 @@ function M.default_mounts()
   return {
     { destination = "/proc", type = "proc", source = "proc", options = { "nosuid", "noexec", "nodev" } },
     { destination = "/sys", type = "sysfs", source = "sysfs", options = { "nosuid", "noexec", "nodev", "ro" } },
-    { destination = "/sys/fs/cgroup", type = "cgroup", source = "cgroup",
-      options = { "nosuid", "noexec", "nodev", "ro" } },
     { destination = "/dev", type = "tmpfs", source = "tmpfs",
       options = { "nosuid", "noexec", "mode=755", "size=65536k" } },
     { destination = "/dev/pts", type = "devpts", source = "devpts",
@@ -47,6 +45,9 @@ function M.default_mounts()
     { destination = "/dev/shm", type = "tmpfs", source = "shm",
       options = { "nosuid", "nodev", "noexec", "mode=1777", "size=65536k" } },
     { destination = "/tmp", type = "tmpfs", source = "tmpfs", options = { "nosuid", "nodev", "mode=1777" } },
+    -- last: the container waits for the host's go before it (init.lua)
+    { destination = "/sys/fs/cgroup", type = "cgroup", source = "cgroup",
+      options = { "nosuid", "noexec", "nodev", "ro" } },
   }
 end
 

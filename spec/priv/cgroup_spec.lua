@@ -421,7 +421,7 @@ describe("cgroups #priv", function()
       local text = assert(fs.read_file(H.top .. "/scripts/" .. f))
       if f == "init.lua" then
         local n
-        text, n = text:gsub('\nif c%.cgroup[^\n]*step%("join cgroups"[^\n]*', "\n")
+        text, n = text:gsub('\n%s*if c%.cgroup[^\n]*step%("join cgroups"[^\n]*', "\n")
         assert.equal(1, n)
       end
       assert(fs.write_file(scripts .. "/" .. f, text))
