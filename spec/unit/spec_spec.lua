@@ -19,7 +19,8 @@ describe("wbl.spec #unit", function()
     assert.equal(spec.default_path, spec.getenv(s.process.env, "PATH"))
     local dests = {}
     for _, m in ipairs(s.mounts) do dests[#dests + 1] = m.destination end
-    assert.same({ "/proc", "/sys", "/sys/fs/cgroup", "/dev", "/dev/pts", "/dev/shm", "/tmp" }, dests)
+    -- the cgroups last: the container waits for the host's go there (init.lua)
+    assert.same({ "/proc", "/sys", "/dev", "/dev/pts", "/dev/shm", "/tmp", "/sys/fs/cgroup" }, dests)
     assert.equal(6, #s.linux.devices)
     assert.equal("mnt,uts,net", spec.clone_flags({ linux = { namespaces = {
       { type = "mount" }, { type = "uts" }, { type = "network" }, { type = "cgroup" } } } }, false))
