@@ -227,6 +227,60 @@ describe("scripts/run.lua #priv", function()
     assert(core.proc.kill(job.pid, "SIGTERM"))
     assert.equal(143, H.wait(job))
   end)
+  -- The scripts, copied to a directory of the case's own, each edited by
+  -- a function of its name (returns the text).
+  local function scripts_with(edit)
+    local dir = H.tmpdir()
+    finally(function() require("wbl.util").rm_rf(dir) end)
+    for _, f in ipairs { "run.lua", "create.lua", "init.lua", "process.lua" } do
+      local text = assert(fs.read_file(H.top .. "/scripts/" .. f))
+      assert(fs.write_file(dir .. "/" .. f, edit(f, text)))
+    end
+    return dir
+  end
+
+  H.it_priv("the child mounts while the host finishes; it waits for go before its cgroups", function()
+    -- The host slow after the clone: the child is at "wait for the host"
+    -- long before its v1 cgroups exist; it joins them after go, and its
+    -- pids limit holds.
+    local dir = scripts_with(function(f, text)
+      if f ~= "create.lua" then return text end
+      local n
+      text, n = text:gsub('\nstep%("cgroup v1"', '\nwbl.util.sleep_ms(300)\nstep("cgroup v1"')
+      assert.equal(1, n)
+      return text
+    end)
+    local forks = "for i in 1 2 3 4 5 6; do sleep 1 & done; wait; echo done"
+    local out, err, code = H.wbl_run { dir .. "/run.lua", "--rm", "--network", "none", "--pids-limit", "3",
+      "sh", "-c", forks }
+    assert.equal(2, code, err)
+    assert.equal("", out)
+    assert.matches("can't fork", err)
+    assert.same({}, H.containers())
+  end)
+
+  H.it_priv("a step of the child that fails before go: 125, said once, nothing left", function()
+    local dir = scripts_with(function(f, text)
+      if f ~= "init.lua" then return text end
+      local n
+      text, n = text:gsub('\nstep%("make mounts private"',
+        '\nstep("early", nil, "made to fail", wbl.core.errno.EIO)\nstep("make mounts private"')
+      assert.equal(1, n)
+      return text
+    end)
+    for _ = 1, 3 do
+      local name = H.name("early")
+      local out, err, code = H.wbl_run { dir .. "/run.lua", "--rm", "--name", name, "--network", "none",
+        "-m", "32m", "echo", "ran" }
+      assert.equal(125, code)
+      assert.equal("", out)
+      assert.equal("wbl: early: made to fail (EIO)\n", err)
+      assert.is_nil(fs.stat(H.state_dir(name)))
+      assert.same({}, assert(require("wbl.cgroup").find(name)).dirs)
+    end
+    assert.same({}, H.containers())
+  end)
+
   H.it_priv("--hook: Lua functions at named steps, host and container side, in order", function()
     local dir = H.tmpdir()
     finally(function() require("wbl.util").rm_rf(dir) end)
