@@ -51,7 +51,7 @@ function M.drop_bounding(sets)
   for n = 0, C.last_cap() do
     local name = C.names[n + 1]
     if not (name and keep[name]) then
-      local ok, err, en = C.bounding_drop(name or n)
+      local ok, err, en = C.bounding_drop(n) -- (by number: no name to look up again; messages name it)
       if not ok then return nil, err, en end
     end
   end

@@ -171,9 +171,10 @@ local undo = {
   end },
   { "remove the layer", function(c, how)
     if not (c.layer and (c.spec.wbl.rm or how.remove)) or how.keep then return true end
-    local ok, msg, en = util.rm_rf(c.layer)
+    local layer = require "wbl.layer"
+    local ok, msg, en = layer.remove(c.layer)
     if not ok then return nil, msg, en end
-    return require("wbl.layer").release(c) -- its image's layers, if that image was removed
+    return layer.release(c) -- its image's layers, if that image was removed
   end },
   { "remove the state", function(c, how, failed)
     if not c.state_made or how.keep then return true end

@@ -79,6 +79,27 @@ function M.create(c)
   }, nil, "0600")
 end
 
+--- Remove a container's write layer (M.create's dir): what it is known
+-- to hold first, one system call each; anything else (what the container
+-- wrote, the overlay's work files) through util.rm_rf.  (rm_rf alone
+-- tries unlink, then rmdir, then reads each directory: 17 calls for an
+-- empty layer, 6 this way.)  A mount still on root: EBUSY.
+function M.remove(dir)
+  fs.unlink(dir .. "/layer.lua")
+  for _, d in ipairs { "/upper", "/work/work", "/work", "/root" } do
+    local ok, msg, en = fs.rmdir(dir .. d)
+    if not ok and en ~= E.ENOENT then
+      if en ~= E.ENOTEMPTY and en ~= E.EEXIST then return nil, msg, en end
+      ok, msg, en = util.rm_rf(dir .. d)
+      if not ok then return nil, msg, en end
+    end
+  end
+  local ok, msg, en = fs.rmdir(dir)
+  if ok or en == E.ENOENT then return true end
+  if en == E.ENOTEMPTY or en == E.EEXIST then return util.rm_rf(dir) end
+  return nil, msg, en
+end
+
 --- After a container's write layer went: the layers of its image go too
 -- if that image was removed (forced) meanwhile and nothing else lists
 -- them.  One file read when the image is still there (the usual case).
