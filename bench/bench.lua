@@ -801,7 +801,8 @@ local function breakdown(tracefile, untraced, quiet)
     elseif who == "bench" then phase = "8 exit, reaped"
     elseif phase and phase:match("^1") then
       phase = "2 host setup before clone (wbl: options, modules, state, layer, cgroups)"
-    elseif phase and phase:match("^3") then phase = "4 host after clone (state save, cgroup.procs, go)"
+    elseif phase and phase:match("^[345]") then -- (wbl: the host's last steps run beside the child's first)
+      phase = "4 host after clone (wbl: v1 cgroups, device rules, state, go)"
     end
     if phase then
       if not sums[phase] then sums[phase] = 0; phases[#phases + 1] = phase end
