@@ -775,11 +775,20 @@ local function extend(cg, lim)
         local made, m, e, partial = make_parent(d, parent_parts(cg.parent))
         for _, p in ipairs(made or partial or {}) do d.made[#d.made + 1] = p end
         local path = join(mount, cg.parent, cg.id)
-        if made then made, m, e = fs.mkdir(path, "0755") end
-        if made and ctl == "cpuset" then made, m, e = cpuset_inherit(path) end
-        if not made then return nil, m, e end
+        if made then
+          made, m, e = fs.mkdir(path, "0755")
+          if not made and e == E.EEXIST then made = true end -- (named by its id: its own, from an update cut short)
+        end
+        if not made then -- (the parents it made go again)
+          for i = #d.made, 1, -1 do fs.rmdir(d.made[i]) end
+          return nil, m, e
+        end
         d.path = path
-        cg.dirs[#cg.dirs + 1] = d
+        cg.dirs[#cg.dirs + 1] = d -- (it goes with the container: M.remove)
+        if ctl == "cpuset" then
+          made, m, e = cpuset_inherit(path)
+          if not made then return nil, m, e end
+        end
         local from = cg.v2 or M.dir(cg, "memory") or cg.dirs[1].path
         for _ = 1, 100 do
           local inside, moved = {}, 0
