@@ -67,6 +67,7 @@ static const char *const op_names[] = {"SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_L
  * collector then releases what libseccomp allocated. */
 typedef struct {
   scmp_filter_ctx ctx;
+  int rules; /* rules added (for the tree: see build_filter) */
 } Filter;
 
 static int filter_release(lua_State *L)
@@ -208,6 +209,7 @@ static int add_rules(lua_State *L, Filter *f, uint32_t def, const char *where,
       rc = seccomp_rule_add_array(f->ctx, act, nr, n, cmp);
     if (rc < 0)
       return rc;
+    f->rules++;
   }
   lua_pop(L, 1);
   return 0;
@@ -222,6 +224,7 @@ static int build_filter(lua_State *L, Filter **out)
   lua_settop(L, 1);
   Filter *f = *out = lua_newuserdatauv(L, sizeof *f, 0);
   f->ctx = NULL;
+  f->rules = 0;
   luaL_setmetatable(L, WBL_SECCOMP_FILTER);
   uint32_t def = check_action(L, 1, "defaultAction", "defaultErrnoRet", "");
   if (!(f->ctx = seccomp_init(def)))
@@ -237,11 +240,9 @@ static int build_filter(lua_State *L, Filter **out)
    * architecture (seccomp's cache of what is always allowed), and then
    * each call of the container runs it; docker's profile (~376 names)
    * took 0.8 ms to load as a list, ~0.1 ms as a tree (bench/: floor -s).
-   * The same answers for every call (spec/priv/seccomp_spec.lua).  A
-   * libseccomp without it (before 2.5): the list, as before. */
-#if SCMP_VER_MAJOR > 2 || (SCMP_VER_MAJOR == 2 && SCMP_VER_MINOR >= 5)
-  seccomp_attr_set(f->ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
-#endif
+   * The same answers for every call (spec/priv/seccomp_spec.lua).  Set
+   * once the rules are in (below); a libseccomp without it (before 2.5):
+   * the list, as before. */
 
   if (lua_getfield(L, 1, "architectures") == LUA_TTABLE) {
     lua_Integer len = luaL_len(L, -1);
@@ -294,6 +295,12 @@ static int build_filter(lua_State *L, Filter **out)
     }
   }
   lua_pop(L, 1);
+  /* The tree only for 8 rules or more, as runc: libseccomp before 2.5.4
+   * made a tree of no rules that ignored the default action. */
+#if SCMP_VER_MAJOR > 2 || (SCMP_VER_MAJOR == 2 && SCMP_VER_MINOR >= 5)
+  if (f->rules >= 8)
+    seccomp_attr_set(f->ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+#endif
   return 0;
 }
 

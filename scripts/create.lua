@@ -47,6 +47,7 @@ step("volumes", wbl.overlay.prepare_volumes(s.wbl.volume_sources, userns and wbl
 -- where the clone puts the child (on a cgroup2 host: all of it); the v1
 -- hierarchies of a hybrid or v1 host after the clone (below).
 c.cgroup = step("cgroup", wbl.cgroup.create(cg_id, limits, true))
+step("state", wbl.state.save(c))
 
 -- The network (wbl.net): an address leased on the bridge (the default
 -- network is made on first use), and /etc/hosts, hostname, resolv.conf.

@@ -160,6 +160,19 @@ local needs = {
 
 local function join(...) return table.concat({ ... }, "/"):gsub("//+", "/") end
 
+--- Does the layout's cgroup2 freeze and count (cgroup.freeze, cpu.stat in
+-- every cgroup: Linux 5.2)?  Else a hybrid host's containers join freezer
+-- and cpuacct too (M.always).
+function M.v2_freezes(l)
+  if not l.unified then return false end
+  if l.freezes == nil then
+    local major, minor = (fs.read_file("/proc/sys/kernel/osrelease") or ""):match("^(%d+)%.(%d+)")
+    major, minor = tonumber(major) or 0, tonumber(minor) or 0
+    l.freezes = major > 5 or (major == 5 and minor >= 2)
+  end
+  return l.freezes
+end
+
 local function parent_parts(parent)
   local t = {}
   for p in parent:gmatch("[^/]+") do t[#t + 1] = p end
@@ -187,7 +200,7 @@ local function plan(l, lim)
   end
   local function wanted(ctl)
     if lim.hierarchies ~= "needed" or M.always[ctl] or limited[ctl] then return true end
-    return (ctl == "cpuacct" or ctl == "freezer") and not l.unified
+    return (ctl == "cpuacct" or ctl == "freezer") and not M.v2_freezes(l)
   end
   local where, skipped = {}, {}
   for _, ctl in ipairs(M.controllers) do
@@ -654,6 +667,7 @@ function M.remove(cg, timeout_ms)
   local deadline = (timeout_ms or 10000) // 10
   local errs, first_en = {}, nil
   for _, d in ipairs(cg.dirs) do
+    if d.pending and d.want then fs.rmdir(d.want) end -- (M.finish's, by a wbl killed before its state said so)
     if d.path then
       local ok, msg, en
       for i = 1, deadline do

@@ -52,7 +52,8 @@ end
 -- and waits for M.start (its go) where a step needs what the host makes
 -- after the clone (wbl.proc.await_go: its v1 cgroups, wbl.cgroup.finish;
 -- the network), so its first mounts and our last steps run side by side.
--- In a user namespace it waits for go first (its maps come from here).
+-- In a user namespace, or with hooks on the host after the clone, it
+-- waits for go first.
 function M.clone(c, fn)
   local cgroup = require "wbl.cgroup"
   local placement = {}
@@ -62,7 +63,9 @@ function M.clone(c, fn)
     if not placement then return nil, msg, en end
   end
   for k, v in pairs(c._spawn or {}) do placement[k] = v end -- wbl.proc.spawn's opts (OCI: survive, report)
-  placement.early = not c._userns
+  -- (not with hooks on the host after the clone: they find it waiting, as
+  -- before its first mount; nor in a user namespace: its maps come first)
+  placement.early = not c._userns and not require("wbl.hooks").any(c, { "cloned", "network" })
   local flags = spec.clone_flags(c.spec, util.exists("/proc/self/ns/cgroup"))
   local stdio = c._stdio -- a detached container's output: its supervisor's pipes
   -- namespaces given by path (OCI): a pid namespace is entered here, for

@@ -122,6 +122,19 @@ function M.load(files)
   return out
 end
 
+--- Has c a hook (--hook or OCI) at any of these points?
+function M.any(c, points)
+  for _, point in ipairs(points) do
+    for _, h in ipairs(c._hooks or {}) do
+      if h.fns[point] then return true end
+    end
+    for _, kind in ipairs(oci_at[point] or {}) do
+      if c.spec.hooks and c.spec.hooks[kind] and #c.spec.hooks[kind] > 0 then return true end
+    end
+  end
+  return false
+end
+
 --- Run the hooks of point (c._hooks, from M.load) in the order given,
 -- then the OCI hooks of the spec that belong there (M.run_oci).
 function M.run(c, point)

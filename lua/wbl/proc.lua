@@ -192,6 +192,10 @@ function M.spawn(ns, fn, opts)
     go_fd = r
     if not opts.early then M.await_go() end
     local ok, err = xpcall(fn, require("wbl.errors").handler)
+    -- A step that failed before go (spawned early): the host is still at
+    -- its own steps on this process (veth, hooks); it hears of the failure
+    -- at go, once, from here (and one that gave up hears nothing).
+    if not ok and go_fd then M.await_go() end
     local code = 125
     if ok then
       code = 0

@@ -242,7 +242,7 @@ function M.cache_dir() return config.cache() .. "/seccomp" end
 -- change what libseccomp makes (and the format's tag).
 local function bpf_inputs()
   local arch, version = core.seccomp.native()
-  return table.concat({ "wbl seccomp bpf 2", arch, version, (release() or "?"):match("^%S*") }, "\n")
+  return table.concat({ "wbl seccomp bpf 3", arch, version, (release() or "?"):match("^%S*") }, "\n")
 end
 
 --- The cache key of a profile: the SHA-256 of what its program depends

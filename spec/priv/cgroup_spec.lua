@@ -125,7 +125,7 @@ describe("cgroups #priv", function()
       return
     end
     local name = H.name("hier")
-    local job = start("--name", name, "sh", "-c", "echo up; sleep 30 & read x; echo next; sleep 0; echo forked")
+    local job = start("--name", name, "sh", "-c", "sleep 30 & echo up; read x; echo next; sleep 0; echo forked")
     assert.equal("up", H.read_line(job))
     local cg = dirs(name)
     local want = { layout.v1.memory, layout.v1.devices, layout.unified }

@@ -365,8 +365,8 @@ describe("build/wbl's chunk cache #unit", function()
     -- cache, by its name
     assert.matches("\n\t" .. s .. ":3: in function <" .. s .. ":2>\n\t" .. s .. ":5: in main chunk", err)
     assert.equal(err, first)
-    _, off = H.sh(("WBL_CACHE= %s %s"):format(H.q(H.wbl), H.q(script)))
-    assert.matches("\n\t" .. s .. ":3: in local 'f'\n\t" .. s .. ":5: in main chunk", off)
+    local _, full = H.sh(("WBL_CACHE= %s %s"):format(H.q(H.wbl), H.q(script)))
+    assert.matches("\n\t" .. s .. ":3: in local 'f'\n\t" .. s .. ":5: in main chunk", full)
     -- the same content elsewhere is another entry: the name is in the key
     local twin = w.dir .. "/twin.lua"
     write(twin, read(script))
