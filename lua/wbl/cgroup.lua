@@ -786,23 +786,16 @@ local function extend(cg, lim)
         d.controllers[#d.controllers + 1] = ctl
       else
         d = { mount = mount, controllers = { ctl }, options = l.v1_options[mount], made = {} }
-        local made, m, e, partial = make_parent(d, parent_parts(cg.parent))
-        for _, p in ipairs(made or partial or {}) do d.made[#d.made + 1] = p end
-        local path = join(mount, cg.parent, cg.id)
-        if made then
-          made, m, e = fs.mkdir(path, "0755")
-          if not made and e == E.EEXIST then made = true end -- (named by its id: its own, from an update cut short)
-        end
-        if not made then -- (the parents it made go again)
+        local ok, m, e = make(cg, d, lim)
+        -- named by its id, one that exists is its own, from an update cut short
+        if not ok and e == E.EEXIST then ok, d.path = true, join(mount, cg.parent, cg.id) end
+        if not ok then -- (the parents it made go again)
+          if d.path then fs.rmdir(d.path) end
           for i = #d.made, 1, -1 do fs.rmdir(d.made[i]) end
           return nil, m, e
         end
-        d.path = path
         cg.dirs[#cg.dirs + 1] = d -- (it goes with the container: M.remove)
-        if ctl == "cpuset" then
-          made, m, e = cpuset_inherit(path)
-          if not made then return nil, m, e end
-        end
+        local path = d.path
         local from = cg.v2 or M.dir(cg, "memory") or cg.dirs[1].path
         for _ = 1, 100 do
           local inside, moved = {}, 0
