@@ -263,6 +263,10 @@ end
 -- wrote last is read (until the terminal's end, at most 200 ms of
 -- silence), and the log's pipes to their ends.
 function Console:finish()
+  if self.sock then -- sent in the poll round of its SIGCHLD (wbl.tty's finish)
+    local ready = fd.poll({ { self.sock, "in" } }, 200)
+    if ready and ready[1] then self:sock_ready() end
+  end
   if self.slave then self.slave:close(); self.slave = nil end -- the master may hang up now
   while self.master and not self.hup do
     local ready = fd.poll({ self.master }, 200)

@@ -271,8 +271,14 @@ end
 --- The container has ended: what it wrote last is copied out (until its
 -- terminal's end of file, or 200 ms without output: a process outside
 -- its PID namespace may still hold it), then the caller's terminal is
--- put back.
+-- put back.  A child that ended at once (its command not found) may have
+-- sent the master in the same poll round as its SIGCHLD: it is taken
+-- first, or its last words are lost.
 function Tty:finish()
+  if self.sock then
+    local ready = fd.poll({ { self.sock, "in" } }, 200)
+    if ready and ready[1] then self:sock_ready() end
+  end
   while self.master and not self.hup do
     local ready = fd.poll({ self.master }, 200)
     if not ready or not ready[1] then break end

@@ -170,3 +170,30 @@ describe("wbl.core.proc signalfd #unit #tty", function()
     assert.same({}, (fd.poll({ sfd }, 0)))
   end)
 end)
+
+describe("wbl.tty finish #unit #tty", function()
+  -- A command that is not there ends at once: the master comes over the
+  -- socket and the child's SIGCHLD in the same poll round, and the wait
+  -- takes the SIGCHLD first.  finish must still take the master and copy
+  -- what the child wrote (its "executable file not found").
+  it("takes a master still on the socket and copies the child's last words", function()
+    local tty = require "wbl.tty"
+    local r <close>, w = assert(fd.pipe())
+    local t = assert(tty.new(false, 0, w:fileno()))
+    local pid = in_child(function() -- the container's side: send the master, write, end
+      local m = assert(pty.open())
+      local s = assert(pty.peer(m))
+      assert(t.peer:send_fds({ m }, "pty"))
+      m:close()
+      assert(s:write("last words\n"))
+      return 0
+    end)
+    assert.same({ "exited", 0 }, { status(pid) })
+    t:pump() -- (closes the host's copy of the child's end)
+    assert.is_nil(t.master) -- nothing read yet: the wait saw the SIGCHLD first
+    t:finish()
+    w:close()
+    assert.equal("last words\r\n", read_until(r, "\n"))
+    assert.is_nil(t.sock)
+  end)
+end)
