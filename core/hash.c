@@ -3,9 +3,12 @@
  * caches: a key computed in-process, in microseconds, where running
  * sha256sum would cost a fork and an exec.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "wbl.h"
 
@@ -165,32 +168,79 @@ void wbl_sha_final(wbl_sha256 *c, unsigned char out[32])
   }
 }
 
+static void push_hex(lua_State *L, const unsigned char d[32])
+{
+  char hex[65];
+  static const char digits[] = "0123456789abcdef";
+  for (int i = 0; i < 32; i++) {
+    hex[2 * i] = digits[d[i] >> 4];
+    hex[2 * i + 1] = digits[d[i] & 15];
+  }
+  lua_pushlstring(L, hex, 64);
+}
+
 /***
-The SHA-256 of a string, as 64 lowercase hex digits (sha256sum's).
+The SHA-256 of a string (of several: of them one after another, without
+making their concatenation), as 64 lowercase hex digits (sha256sum's).
 @string data
+@string ... more
 @treturn string digest
 */
 static int hash_sha256(lua_State *L)
 {
-  size_t len;
-  const char *p = luaL_checklstring(L, 1, &len);
+  int n = lua_gettop(L);
   wbl_sha256 c;
   unsigned char d[32];
+  luaL_checkstring(L, 1);
   wbl_sha_init(&c);
-  wbl_sha_update(&c, p, len);
-  wbl_sha_final(&c, d);
-  char hex[65];
-  static const char digits[] = "0123456789abcdef";
-  for (int i = 0; i < 32; i++) {
-    unsigned char byte = d[i];
-    hex[2 * i] = digits[byte >> 4];
-    hex[2 * i + 1] = digits[byte & 15];
+  for (int i = 1; i <= n; i++) {
+    size_t len;
+    const char *p = luaL_checklstring(L, i, &len);
+    wbl_sha_update(&c, p, len);
   }
-  lua_pushlstring(L, hex, 64);
+  wbl_sha_final(&c, d);
+  push_hex(L, d);
   return 1;
 }
 
-static const luaL_Reg hash_funcs[] = {{"sha256", hash_sha256}, {NULL, NULL}};
+/***
+The SHA-256 of a file's content (sha256sum's), read in pieces: no string
+of it is made.
+@string path
+@treturn[1] string digest
+@return[2] fail, "read PATH: message", errno
+*/
+static int hash_file(lua_State *L)
+{
+  const char *path = luaL_checkstring(L, 1);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return wbl_failf(L, "read %s", path);
+  static char buf[16384];
+  wbl_sha256 c;
+  unsigned char d[32];
+  wbl_sha_init(&c);
+  for (;;) {
+    ssize_t r = read(fd, buf, sizeof buf);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0) {
+      int en = errno;
+      close(fd);
+      errno = en;
+      return wbl_failf(L, "read %s", path);
+    }
+    if (r == 0)
+      break;
+    wbl_sha_update(&c, buf, (size_t)r);
+  }
+  close(fd);
+  wbl_sha_final(&c, d);
+  push_hex(L, d);
+  return 1;
+}
+
+static const luaL_Reg hash_funcs[] = {{"sha256", hash_sha256}, {"file", hash_file}, {NULL, NULL}};
 
 int wbl_open_hash(lua_State *L)
 {

@@ -295,9 +295,9 @@ end
 --
 --   file  CACHE/<inkey>.profile, "return { key = KEY, profile = {...} }"
 --   inkey the SHA-256 of everything the conversion and its key depend on
---         (memo_key): a tag, bpf_inputs, this module's source (the
---         converter) and wbl.seccomp_default's (the data), the set of
---         capabilities, the architecture and kernel converted for
+--         (memo_key): a tag, bpf_inputs, the SHA-256 of this module's
+--         source (the converter) and of wbl.seccomp_default's (the data),
+--         the set of capabilities, the architecture and kernel converted for
 --   KEY   M.key(profile), computed when the file is written
 --
 -- Trusted as the programs are, and by the same checks: only in a cache()
@@ -318,8 +318,9 @@ local self_file = debug.getinfo(1, "S").source:match("^@(.+)")
 -- architecture or kernel): then there is no memo.
 local function memo_key(capabilities, arch, kernel)
   local data_file = package.searchpath("wbl.seccomp_default", package.path)
-  local converter = self_file and fs.read_file(self_file)
-  local data = data_file and fs.read_file(data_file)
+  -- (the files' digests: hashed in pieces, no string of either is made)
+  local converter = self_file and core.hash.file(self_file)
+  local data = data_file and core.hash.file(data_file)
   if not (converter and data) or type(arch) ~= "string" or type(kernel) ~= "string" then return nil end
   -- from_docker asks only whether a capability is in the set: the same
   -- set in any order, with repeats or not, is the same conversion
@@ -330,7 +331,7 @@ local function memo_key(capabilities, arch, kernel)
   end
   table.sort(caps)
   -- each part with its length before it: no two inputs write the same
-  local parts = { "wbl seccomp default 1", bpf_inputs(), converter, data, arch, kernel, tostring(#caps) }
+  local parts = { "wbl seccomp default 2", bpf_inputs(), converter, data, arch, kernel, tostring(#caps) }
   table.move(caps, 1, #caps, #parts + 1, parts)
   return core.hash.sha256(string.pack(("s4"):rep(#parts), table.unpack(parts)))
 end

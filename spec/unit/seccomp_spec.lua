@@ -578,6 +578,26 @@ describe("wbl.core.hash #unit", function()
       assert.equal(want, h(s), n)
     end
   end)
+
+  it("sha256 of several strings is that of them one after another; file: of a file's bytes, read in pieces", function()
+    local h = core.hash.sha256
+    assert.equal(h("abc"), h("a", "", "bc"))
+    assert.equal(h("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+                 h("abcdbcdecdefdefgefghfghighijhijkijkl", "jklmklmnlmnomnopnopq"))
+    local f = os.tmpname()
+    local big = ("0123456789abcdef"):rep(3000) .. "tail" -- past the 16 KB it reads at a time
+    assert(core.fs.write_file(f, big))
+    local p = io.popen("sha256sum < " .. f)
+    local want = p:read("l"):match("^%x+")
+    p:close()
+    assert.equal(want, core.hash.file(f))
+    assert.equal(h(big), core.hash.file(f))
+    os.remove(f)
+    local none, msg, en = core.hash.file(f)
+    assert.is_nil(none)
+    assert.equal("read " .. f .. ": No such file or directory", msg)
+    assert.equal(core.errno.ENOENT, en)
+  end)
 end)
 
 describe("wbl.seccomp.compile #unit", function()
