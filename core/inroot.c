@@ -126,20 +126,23 @@ static int inroot_open(lua_State *L)
     return wbl_failf(L, "open root %s", root);
   char bad[PATH_MAX] = "";
   int fd = -1;
+  /* "dir" and "file": the whole path first (it is there at almost every
+   * mount: one openat2); only when that fails, each directory on the way,
+   * made where missing (and the reason, if any, named as mkdirs_in finds it). */
   if (how == 1) {
-    if (mkdirs_in(rootfd, rel, bad, sizeof bad) == 0)
+    fd = openat2_in(rootfd, rel, O_PATH | O_DIRECTORY, 0);
+    if (fd < 0 && mkdirs_in(rootfd, rel, bad, sizeof bad) == 0)
       fd = openat2_in(rootfd, rel, O_PATH | O_DIRECTORY, 0);
   } else if (how == 2) {
+    fd = openat2_in(rootfd, rel, O_RDONLY | O_CREAT | O_NOCTTY | O_NONBLOCK, 0644);
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", rel);
     char *slash = strrchr(dir, '/');
-    int ok = 1;
-    if (slash) {
+    if (fd < 0 && slash) {
       *slash = 0;
-      ok = mkdirs_in(rootfd, dir, bad, sizeof bad) == 0;
+      if (mkdirs_in(rootfd, dir, bad, sizeof bad) == 0)
+        fd = openat2_in(rootfd, rel, O_RDONLY | O_CREAT | O_NOCTTY | O_NONBLOCK, 0644);
     }
-    if (ok)
-      fd = openat2_in(rootfd, rel, O_RDONLY | O_CREAT | O_NOCTTY | O_NONBLOCK, 0644);
   } else {
     fd = openat2_in(rootfd, rel, O_PATH, 0);
   }
