@@ -72,3 +72,38 @@ describe("wbl.console detach keys #unit", function()
     assert.same({ "\16\17", false }, { none("\16\17") })
   end)
 end)
+
+describe("wbl.console finish #unit #tty", function()
+  local dir
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() require("wbl.util").rm_rf(dir) end)
+
+  -- As wbl.tty's: a command that is not there ends at once, its master on
+  -- the socket and its SIGCHLD in the same poll round, the SIGCHLD taken
+  -- first.  What it wrote must still reach the log.
+  it("takes a master still on the socket, and logs the child's last words", function()
+    local pty, P = core.pty, core.proc
+    local c = { state_dir = dir, spec = { wbl = { interactive = false } } }
+    local log = assert(require("wbl.supervisor").log_pump(c))
+    local term = assert(console.new(c, log))
+    local pid = assert(P.fork())
+    if pid == 0 then -- the container's side: send the master, write, end
+      local ok = pcall(function()
+        local m = assert(pty.open())
+        local s = assert(pty.peer(m))
+        assert(term.peer:send_fds({ m }, "pty"))
+        m:close()
+        assert(s:write("last words\n"))
+      end)
+      P._exit(ok and 0 or 99)
+    end
+    local _, how, code = P.waitpid(pid)
+    assert.same({ "exited", 0 }, { how, code })
+    term:pump()
+    assert.is_nil(term.master) -- nothing read yet: the wait saw the SIGCHLD first
+    term:finish()
+    local got = {}
+    for _, r in ipairs(require("wbl.logs").records(dir)) do got[#got + 1] = r.log end
+    assert.equal("last words\r\n", table.concat(got))
+  end)
+end)
