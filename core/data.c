@@ -62,6 +62,19 @@ static int buf_gc(lua_State *L)
   return 0;
 }
 
+/* Bytes %q writes escaped: '"', '\\', newline and the control characters
+ * (iscntrl in the C locale: 0-31 and 127). */
+static unsigned char special[256];
+
+static void init_special(void)
+{
+  if (special['"'])
+    return;
+  for (int c = 0; c < 32; c++)
+    special[c] = 1;
+  special[127] = special['"'] = special['\\'] = 1;
+}
+
 /* lstrlib's addquoted: string.format("%q", s).  Runs of characters that
  * need no escape are copied at once. */
 static void add_quoted(lua_State *L, Buf *b, const char *s, size_t len)
@@ -69,8 +82,7 @@ static void add_quoted(lua_State *L, Buf *b, const char *s, size_t len)
   buf_char(L, b, '"');
   while (len) {
     size_t run = 0;
-    while (run < len && s[run] != '"' && s[run] != '\\' && s[run] != '\n' &&
-           !iscntrl((unsigned char)s[run]))
+    while (run < len && !special[(unsigned char)s[run]])
       run++;
     if (run) {
       buf_add(L, b, s, run);
@@ -82,13 +94,11 @@ static void add_quoted(lua_State *L, Buf *b, const char *s, size_t len)
     if (c == '"' || c == '\\' || c == '\n') {
       buf_char(L, b, '\\');
       buf_char(L, b, (char)c);
-    } else if (iscntrl(c)) {
+    } else {
       char buf[10];
       /* (s[1] is the terminating NUL of a Lua string at the end) */
       snprintf(buf, sizeof buf, isdigit((unsigned char)s[1]) ? "\\%03d" : "\\%d", (int)c);
       buf_str(L, b, buf);
-    } else {
-      buf_char(L, b, (char)c);
     }
     s++;
   }
@@ -114,10 +124,10 @@ static int plain_name(const char *s, size_t len)
   return 1;
 }
 
-/* Keys being sorted: the stack index of each key is not stable, so they
- * are copied: a number or a string (pointer into a string kept alive by
- * the table it is a key of). */
+/* Keys being sorted: each stays on the stack (at), and what orders it is
+ * copied here: a number or a string (pointer into the key). */
 struct key {
+  int at;
   int isnum;
   lua_Number num;
   int isint;
@@ -173,8 +183,26 @@ static void ser(lua_State *L, Buf *b, int idx, int depth)
     add_quoted(L, b, s, len);
     return;
   }
-  case LUA_TNUMBER:
   case LUA_TBOOLEAN:
+    if (lua_toboolean(L, idx))
+      buf_add(L, b, "true", 4);
+    else
+      buf_add(L, b, "false", 5);
+    return;
+  case LUA_TNUMBER:
+    if (lua_isinteger(L, idx)) { /* tostring's LUA_INTEGER_FMT, no string made */
+      char num[32];
+      int len = snprintf(num, sizeof num, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, idx));
+      buf_add(L, b, num, (size_t)len);
+      return;
+    }
+    { /* a float as tostring writes it */
+      size_t len;
+      const char *s = luaL_tolstring(L, idx, &len);
+      buf_add(L, b, s, len);
+      lua_pop(L, 1);
+    }
+    return;
   case LUA_TNIL: {
     size_t len;
     const char *s = luaL_tolstring(L, idx, &len); /* tostring, pushed */
@@ -214,12 +242,15 @@ static void ser(lua_State *L, Buf *b, int idx, int depth)
   } else {
     struct key *keys = lua_newuserdatauv(L, sizeof *keys * (size_t)(count ? count : 1), 0);
     int keys_at = lua_gettop(L);
+    luaL_checkstack(L, (int)count + 8, "serialise: a table of too many keys");
     lua_Integer k = 0;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
       lua_pop(L, 1);
+      lua_pushvalue(L, -1); /* one copy stays, the other goes on with lua_next */
       struct key *e = &keys[k++];
       memset(e, 0, sizeof *e);
+      e->at = lua_gettop(L) - 1;
       int t = lua_type(L, -1);
       if (t == LUA_TNUMBER) {
         e->isnum = 1;
@@ -238,14 +269,7 @@ static void ser(lua_State *L, Buf *b, int idx, int depth)
     for (lua_Integer i = 0; i < count; i++) {
       struct key *e = &keys[i];
       add_indent(L, b, depth + 1);
-      if (e->isnum) {
-        if (e->isint)
-          lua_pushinteger(L, e->i);
-        else
-          lua_pushnumber(L, e->num);
-      } else {
-        lua_pushlstring(L, e->s, e->len);
-      }
+      lua_pushvalue(L, e->at);
       int key_at = lua_gettop(L);
       if (!e->isnum && plain_name(e->s, e->len)) {
         buf_add(L, b, e->s, e->len);
@@ -260,7 +284,7 @@ static void ser(lua_State *L, Buf *b, int idx, int depth)
       ser_top(L, b, depth + 1);
       buf_add(L, b, ",\n", 2);
     }
-    lua_remove(L, keys_at);
+    lua_settop(L, keys_at - 1); /* the keys, and their array */
   }
   add_indent(L, b, depth);
   buf_char(L, b, '}');
@@ -276,6 +300,7 @@ static int data_serialise(lua_State *L)
 {
   luaL_checkany(L, 1);
   lua_settop(L, 1);
+  init_special();
   Buf *b = lua_newuserdatauv(L, sizeof *b, 0);
   memset(b, 0, sizeof *b);
   if (luaL_newmetatable(L, "wbl.data.buf")) {

@@ -37,6 +37,27 @@ describe("wbl.util #unit", function()
     assert.has_error(function() util.serialise(cyc) end)
   end)
 
+  it("writes numbers and booleans as tostring does, and many keys in order", function()
+    local t = { math.maxinteger, math.mininteger, 0, -1, 1.0, -0.0, 2^53, 1e100, 0.1, -2.5e-7, math.huge,
+                -math.huge, true, false }
+    local want = { "return {" }
+    for _, v in ipairs(t) do want[#want + 1] = "  " .. tostring(v) .. "," end
+    want[#want + 1] = "}"
+    want[#want + 1] = ""
+    assert.equal(table.concat(want, "\n"), util.serialise(t))
+    local many, names = {}, {}
+    for i = 1, 500 do
+      local k = ("k%03d"):format(i)
+      many[k], names[#names + 1] = i, k
+    end
+    table.sort(names)
+    want = { "return {" }
+    for _, k in ipairs(names) do want[#want + 1] = ("  %s = %d,"):format(k, many[k]) end
+    want[#want + 1] = "}"
+    want[#want + 1] = ""
+    assert.equal(table.concat(want, "\n"), util.serialise(many))
+  end)
+
   it("loads state in an empty environment", function()
     local v, err = util.unserialise("return os.exit(1)")
     assert.is_nil(v)
