@@ -114,11 +114,7 @@ end
 local function get(id) return check(find(id)) end
 
 local function write_pid_file(file, pid)
-  if not file then return end
-  local dir = wbl.util.dirname(file)
-  local tmp = dir .. "/." .. (file:match("([^/]*)$")) .. ".tmp"
-  check(core.fs.write_file(tmp, tostring(pid), nil, "0644"))
-  check(core.fs.rename(tmp, file))
+  if file then check(wbl.util.replace_file(file, tostring(pid), "0644")) end
 end
 
 -- SIGTERM, TERM, term, 15 -> "SIGTERM"

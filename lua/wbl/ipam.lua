@@ -63,12 +63,7 @@ local function load(file)
   return util.unserialise(s, file)
 end
 
-local function store(file, leases)
-  local tmp = file .. ".tmp"
-  local ok, msg, en = fs.write_file(tmp, util.serialise(leases), nil, "0600")
-  if not ok then return nil, msg, en end
-  return fs.rename(tmp, file)
-end
+local function store(file, leases) return util.replace_file(file, util.serialise(leases)) end
 
 --- The default liveness of a lease: its owner is a process { pid,
 -- starttime } that still runs.

@@ -601,11 +601,8 @@ function M.exec(c, p, o)
   if not job then return nil, msg, en, status end
   job.tty = nil
   if o.pid_file then
-    local dir = util.dirname(o.pid_file)
-    local tmp = dir .. "/." .. o.pid_file:match("([^/]*)$") .. ".tmp"
     local ok
-    ok, msg, en = fs.write_file(tmp, tostring(job.pid), nil, "0644")
-    if ok then ok, msg, en = fs.rename(tmp, o.pid_file) end
+    ok, msg, en = util.replace_file(o.pid_file, tostring(job.pid), "0644")
     if not ok then return nil, msg, en end
   end
   if o.detach then return 0 end

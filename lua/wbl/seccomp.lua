@@ -278,10 +278,7 @@ end
 -- Write bytes as the cache file dir/name, 0600, atomically (a reader sees
 -- no file or the whole one); a failure leaves no file (the cache is only
 -- a cache: the caller goes on without it).
-local function put(dir, name, bytes)
-  local tmp = ("%s/.%s.%d.tmp"):format(dir, name, core.proc.getpid())
-  if not (fs.write_file(tmp, bytes, nil, "0600") and fs.rename(tmp, dir .. "/" .. name)) then fs.unlink(tmp) end
-end
+local function put(dir, name, bytes) util.replace_file(dir .. "/" .. name, bytes) end
 
 -- The default profile, memoised ---------------------------------------------
 

@@ -77,12 +77,7 @@ end
 
 -- Write text as the file dir/name, atomically (a reader sees the old
 -- file or the new).
-local function replace(dir, name, text)
-  local tmp = dir .. "/" .. name .. ".tmp"
-  local ok, msg, en = fs.write_file(tmp, text, nil, "0600")
-  if not ok then return nil, msg, en end
-  return fs.rename(tmp, dir .. "/" .. name)
-end
+local function replace(dir, name, text) return util.replace_file(dir .. "/" .. name, text) end
 
 --- Save c (atomically: a reader sees the old state or the new).  Its
 -- spec goes to spec.lua the first time this process saves c, and again

@@ -19,6 +19,18 @@ end
 
 function M.exists(p) return fs.lstat(p) ~= nil end
 
+--- Write text as the file path, atomically: a reader sees the old file or
+-- the new one whole.  A temporary file beside it (.NAME.PID.tmp, of this
+-- process alone), renamed over it; removed again on failure.
+-- @return true, or nil, message, errno
+function M.replace_file(path, text, mode)
+  local tmp = ("%s/.%s.%d.tmp"):format(M.dirname(path), path:match("([^/]*)$"), core.proc.getpid())
+  local ok, msg, en = fs.write_file(tmp, text, nil, mode or "0600")
+  if ok then ok, msg, en = fs.rename(tmp, path) end
+  if not ok then fs.unlink(tmp) end
+  return ok, msg, en
+end
+
 function M.isdir(p)
   local st = fs.stat(p)
   return st ~= nil and st.type == "directory"

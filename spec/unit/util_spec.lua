@@ -58,6 +58,27 @@ describe("wbl.util #unit", function()
     assert.equal(table.concat(want, "\n"), util.serialise(many))
   end)
 
+  it("replace_file: the new file whole, of the mode asked, and no temporary file left, on failure too", function()
+    local fs = require("wbl.core").fs
+    local dir = H.tmpdir()
+    H.finally(function() util.rm_rf(dir) end)
+    local f = dir .. "/state.lua"
+    assert(util.replace_file(f, "one"))
+    assert(util.replace_file(f, "two", "0644"))
+    assert.equal("two", fs.read_file(f))
+    assert.equal(tonumber("644", 8), fs.stat(f).mode)
+    assert.same({ "state.lua" }, fs.readdir(dir))
+    assert(fs.mkdir(dir .. "/d", "0755")) -- a directory cannot be replaced by a file
+    local ok, msg, en = util.replace_file(dir .. "/d", "x")
+    assert.is_nil(ok)
+    assert.matches("rename", msg)
+    assert.equal(require("wbl.core").errno.EISDIR, en)
+    local names = fs.readdir(dir)
+    table.sort(names)
+    assert.same({ "d", "state.lua" }, names)
+    assert.is_nil(util.replace_file(dir .. "/missing/x", "x")) -- no directory: nothing made
+  end)
+
   it("loads state in an empty environment", function()
     local v, err = util.unserialise("return os.exit(1)")
     assert.is_nil(v)
