@@ -1,7 +1,10 @@
 /*
- * hash.c - SHA-256 of a string (FIPS 180-4), for content-addressed
- * caches: a key computed in-process, in microseconds, where running
- * sha256sum would cost a fork and an exec.
+ * hash.c - SHA-256 (FIPS 180-4) of strings or of a file's content, for
+ * content-addressed caches: a key computed in-process, in microseconds,
+ * where running sha256sum would cost a fork and an exec.
+ *
+ *   hash.sha256(s [, ...])   of the strings one after another
+ *   hash.file(path)          of the file's bytes, read in pieces
  */
 #include <errno.h>
 #include <fcntl.h>
