@@ -211,14 +211,14 @@ The SHA-256 of a file's content (sha256sum's), read in pieces: no string
 of it is made.
 @string path
 @treturn[1] string digest
-@return[2] fail, "read PATH: message", errno
+@return[2] fail, "open PATH: message" (or "read ..."), errno
 */
 static int hash_file(lua_State *L)
 {
   const char *path = luaL_checkstring(L, 1);
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0)
-    return wbl_failf(L, "read %s", path);
+    return wbl_failf(L, "open %s", path);
   static char buf[16384];
   wbl_sha256 c;
   unsigned char d[32];
