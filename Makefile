@@ -55,10 +55,13 @@ $(HOST_OBJ): core/chunkcache.h
 # The program, with the core linked in (and exported for C modules).
 # Lua (all of it: C modules may call any of its API) and libseccomp are
 # linked statically: fewer libraries to map and relocate at every start
-# (about 0.1 ms of a start, and a smaller fork; make bench).
+# (about 0.1 ms of a start, and a smaller fork; make bench).  -z now: the
+# dynamic symbols are bound once, at start, before the container's process
+# is forked, not on first call in each process (lazy binding writes the GOT:
+# a copy-on-write fault in the child); and the GOT is then read-only.
 STATIC_LIBS = -Wl,-Bstatic -Wl,--whole-archive -llua5.4 -Wl,--no-whole-archive -lseccomp -Wl,-Bdynamic
 build/wbl: $(HOST_OBJ) $(CORE_OBJ)
-	$(CC) $(LDFLAGS) -Wl,-E -o $@ $^ $(STATIC_LIBS) $(shell pkg-config --libs libmnl) -lm -ldl
+	$(CC) $(LDFLAGS) -Wl,-z,now -Wl,-E -o $@ $^ $(STATIC_LIBS) $(shell pkg-config --libs libmnl) -lm -ldl
 
 # The same core as a module for plain lua5.4 and busted: cpath build/lib/?.so
 build/lib/wbl/core.so: $(CORE_OBJ)
